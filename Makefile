@@ -1,0 +1,34 @@
+# Hangar: the two commands a newcomer needs are `make run` and `make test`.
+
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+# Debian packages to build and run the app.
+DEBS_RUN = pkg-config libgtk-4-dev libvte-2.91-gtk4-dev libgvnc-1.0-dev \
+	libglib2.0-dev-bin gettext
+# ...and what the whole test suite drives: a real X server, accessibility,
+# QEMU for the nested KVM sandbox, qemu-img to check images, network tools.
+DEBS_TEST = $(DEBS_RUN) xvfb xauth dbus dbus-x11 at-spi2-core python3-pyatspi \
+	python3-dogtail desktop-file-utils appstream qemu-system-x86 qemu-utils cpio \
+	busybox-static dnsmasq-base nftables iproute2 passt gvncviewer
+
+.PHONY: run test deps-run deps-test build check-fmt
+
+deps-run:
+	@scripts/ensure-debs $(DEBS_RUN)
+
+deps-test:
+	@scripts/ensure-debs $(DEBS_TEST)
+
+build: deps-run
+	$(CARGO) build --release --workspace
+
+run: build
+	./target/release/hangar
+
+check-fmt:
+	$(CARGO) fmt --all -- --check
+
+test: deps-test
+	$(CARGO) build --workspace --all-targets
+	$(CARGO) test --workspace -- --nocapture

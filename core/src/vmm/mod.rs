@@ -1,0 +1,1 @@
+//! vmm layer (see docs/ARCHITECTURE.md).
