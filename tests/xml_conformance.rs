@@ -4,5 +4,9 @@
 #[test]
 fn corpus_is_present() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance");
-    assert!(dir.join("libvirt-9.0.0").is_dir(), "conformance data missing at {}", dir.display());
+    assert!(
+        dir.join("libvirt-9.0.0").is_dir(),
+        "conformance data missing at {}",
+        dir.display()
+    );
 }

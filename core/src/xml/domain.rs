@@ -18,9 +18,14 @@ impl Domain {
     /// Parses a `<domain>` document.
     pub fn parse(xml: &str) -> Result<Self, XmlError> {
         let raw = parse_root(xml, "domain")?;
-        let name = raw.child_text("name").ok_or_else(|| XmlError::missing("domain", "name"))?;
+        let name = raw
+            .child_text("name")
+            .ok_or_else(|| XmlError::missing("domain", "name"))?;
         ids::validate_name("domain", &name)?;
-        let uuid = raw.child_text("uuid").map(|u| ids::parse_uuid(&u)).transpose()?;
+        let uuid = raw
+            .child_text("uuid")
+            .map(|u| ids::parse_uuid(&u))
+            .transpose()?;
         Ok(Domain { name, uuid, raw })
     }
 

@@ -59,12 +59,23 @@ pub enum XmlError {
 
 impl XmlError {
     /// Shorthand for [`XmlError::Invalid`].
-    pub fn invalid(what: impl Into<String>, value: impl Into<String>, reason: impl Into<String>) -> Self {
-        XmlError::Invalid { what: what.into(), value: value.into(), reason: reason.into() }
+    pub fn invalid(
+        what: impl Into<String>,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        XmlError::Invalid {
+            what: what.into(),
+            value: value.into(),
+            reason: reason.into(),
+        }
     }
 
     /// Shorthand for [`XmlError::MissingElement`].
     pub fn missing(parent: impl Into<String>, element: impl Into<String>) -> Self {
-        XmlError::MissingElement { parent: parent.into(), element: element.into() }
+        XmlError::MissingElement {
+            parent: parent.into(),
+            element: element.into(),
+        }
     }
 }

@@ -28,7 +28,10 @@ pub use volume::StorageVolume;
 pub fn parse_root(xml: &str, expected: &str) -> Result<Element, XmlError> {
     let root = Element::parse(xml)?;
     if root.name != expected {
-        return Err(XmlError::WrongRoot { expected: expected.to_string(), found: root.name });
+        return Err(XmlError::WrongRoot {
+            expected: expected.to_string(),
+            found: root.name,
+        });
     }
     Ok(root)
 }

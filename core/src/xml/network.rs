@@ -18,9 +18,14 @@ impl Network {
     /// Parses a `<network>` document.
     pub fn parse(xml: &str) -> Result<Self, XmlError> {
         let raw = parse_root(xml, "network")?;
-        let name = raw.child_text("name").ok_or_else(|| XmlError::missing("network", "name"))?;
+        let name = raw
+            .child_text("name")
+            .ok_or_else(|| XmlError::missing("network", "name"))?;
         ids::validate_name("network", &name)?;
-        let uuid = raw.child_text("uuid").map(|u| ids::parse_uuid(&u)).transpose()?;
+        let uuid = raw
+            .child_text("uuid")
+            .map(|u| ids::parse_uuid(&u))
+            .transpose()?;
         Ok(Network { name, uuid, raw })
     }
 

@@ -11,7 +11,9 @@ pub struct NodeFile {
 impl NodeFile {
     /// Parses a `<node>` document.
     pub fn parse(xml: &str) -> Result<Self, XmlError> {
-        Ok(NodeFile { raw: parse_root(xml, "node")? })
+        Ok(NodeFile {
+            raw: parse_root(xml, "node")?,
+        })
     }
 
     /// Formats the node file.

@@ -18,9 +18,14 @@ impl StoragePool {
     /// Parses a `<pool>` document.
     pub fn parse(xml: &str) -> Result<Self, XmlError> {
         let raw = parse_root(xml, "pool")?;
-        let name = raw.child_text("name").ok_or_else(|| XmlError::missing("pool", "name"))?;
+        let name = raw
+            .child_text("name")
+            .ok_or_else(|| XmlError::missing("pool", "name"))?;
         ids::validate_name("pool", &name)?;
-        let uuid = raw.child_text("uuid").map(|u| ids::parse_uuid(&u)).transpose()?;
+        let uuid = raw
+            .child_text("uuid")
+            .map(|u| ids::parse_uuid(&u))
+            .transpose()?;
         Ok(StoragePool { name, uuid, raw })
     }
 

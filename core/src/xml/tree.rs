@@ -48,7 +48,10 @@ impl PartialEq for Element {
 impl Element {
     /// A new empty element.
     pub fn new(name: impl Into<String>) -> Self {
-        Element { name: name.into(), ..Default::default() }
+        Element {
+            name: name.into(),
+            ..Default::default()
+        }
     }
 
     /// Parses a whole document and returns its root element.
@@ -58,7 +61,10 @@ impl Element {
 
     /// The value of attribute `name`, if present.
     pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The value of attribute `name`, or an error naming the element.
@@ -244,13 +250,22 @@ fn line_col(xml: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(xml.len());
     let before = &xml.as_bytes()[..offset];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let col = offset - before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+    let col = offset
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1)
+        + 1;
     (line, col)
 }
 
 fn malformed(xml: &str, offset: usize, message: impl Into<String>) -> XmlError {
     let (line, column) = line_col(xml, offset);
-    XmlError::Malformed { line, column, message: message.into() }
+    XmlError::Malformed {
+        line,
+        column,
+        message: message.into(),
+    }
 }
 
 fn start_element(xml: &str, offset: usize, e: &BytesStart<'_>) -> Result<Element, XmlError> {
@@ -265,7 +280,11 @@ fn start_element(xml: &str, offset: usize, e: &BytesStart<'_>) -> Result<Element
             .map_err(|err| malformed(xml, offset, err.to_string()))?
             .into_owned();
         if el.attr(&key).is_some() {
-            return Err(malformed(xml, offset, format!("attribute '{key}' redefined")));
+            return Err(malformed(
+                xml,
+                offset,
+                format!("attribute '{key}' redefined"),
+            ));
         }
         el.attrs.push((key, value));
     }
@@ -279,19 +298,27 @@ fn parse_document(xml: &str) -> Result<Element, XmlError> {
     let mut root: Option<Element> = None;
     loop {
         let offset = reader.buffer_position() as usize;
-        let ev = reader.read_event().map_err(|e| {
-            malformed(xml, reader.error_position() as usize, e.to_string())
-        })?;
+        let ev = reader
+            .read_event()
+            .map_err(|e| malformed(xml, reader.error_position() as usize, e.to_string()))?;
         match ev {
             Event::Start(e) => {
                 if root.is_some() {
-                    return Err(malformed(xml, offset, "extra content at the end of the document"));
+                    return Err(malformed(
+                        xml,
+                        offset,
+                        "extra content at the end of the document",
+                    ));
                 }
                 stack.push(start_element(xml, offset, &e)?);
             }
             Event::Empty(e) => {
                 if root.is_some() {
-                    return Err(malformed(xml, offset, "extra content at the end of the document"));
+                    return Err(malformed(
+                        xml,
+                        offset,
+                        "extra content at the end of the document",
+                    ));
                 }
                 let el = start_element(xml, offset, &e)?;
                 match stack.last_mut() {
@@ -325,7 +352,9 @@ fn parse_document(xml: &str) -> Result<Element, XmlError> {
             }
             Event::Comment(c) => {
                 if let Some(parent) = stack.last_mut() {
-                    parent.children.push(Node::Comment(c.xml10_content().into_owned()));
+                    parent
+                        .children
+                        .push(Node::Comment(c.xml10_content().into_owned()));
                 }
             }
             Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
@@ -346,7 +375,8 @@ fn parse_document(xml: &str) -> Result<Element, XmlError> {
 /// NOBLANKS): dropping it makes parse → format → parse a fixed point.
 fn drop_layout_whitespace(el: &mut Element) {
     if el.children.iter().any(|n| matches!(n, Node::Element(_))) {
-        el.children.retain(|n| !matches!(n, Node::Text(t) if t.trim().is_empty()));
+        el.children
+            .retain(|n| !matches!(n, Node::Text(t) if t.trim().is_empty()));
     }
 }
 
@@ -395,11 +425,63 @@ fn push_text(
             Ok(())
         }
         None if text.trim().is_empty() => Ok(()),
-        None if root.is_some() => {
-            Err(malformed(xml, offset, "extra content at the end of the document"))
-        }
+        None if root.is_some() => Err(malformed(
+            xml,
+            offset,
+            "extra content at the end of the document",
+        )),
         None => Err(malformed(xml, offset, "start tag expected, '<' not found")),
     }
+}
+
+/// Compares two documents as XML: attribute order, layout whitespace and
+/// surrounding whitespace of text are ignored. Returns where they first differ.
+///
+/// This is the rule libvirt's xml2xml tests use, so conformance tests call it.
+pub fn compare_documents(a: &str, b: &str) -> Result<(), String> {
+    let a = Element::parse(a).map_err(|e| format!("left side: {e}"))?;
+    let b = Element::parse(b).map_err(|e| format!("right side: {e}"))?;
+    compare_elements(&a, &b, &mut String::new())
+}
+
+fn compare_elements(a: &Element, b: &Element, path: &mut String) -> Result<(), String> {
+    let len = path.len();
+    path.push('/');
+    path.push_str(&a.name);
+    if a.name != b.name {
+        return Err(format!("{path}: element <{}> vs <{}>", a.name, b.name));
+    }
+    let mut aa = a.attrs.clone();
+    let mut ba = b.attrs.clone();
+    aa.sort();
+    ba.sort();
+    if aa != ba {
+        return Err(format!("{path}: attributes {aa:?} vs {ba:?}"));
+    }
+    let (at, bt) = (a.text(), b.text());
+    if at.trim() != bt.trim() {
+        return Err(format!("{path}: text {:?} vs {:?}", at.trim(), bt.trim()));
+    }
+    let ae: Vec<&Element> = a.elements().collect();
+    let be: Vec<&Element> = b.elements().collect();
+    for (x, y) in ae.iter().zip(be.iter()) {
+        compare_elements(x, y, path)?;
+    }
+    if ae.len() != be.len() {
+        let names = |v: &[&Element]| {
+            v.iter()
+                .map(|e| e.name.clone())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        return Err(format!(
+            "{path}: children [{}] vs [{}]",
+            names(&ae),
+            names(&be)
+        ));
+    }
+    path.truncate(len);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -414,6 +496,17 @@ mod tests {
         let again = Element::parse(&el.to_xml()).expect("reparses");
         assert_eq!(again.child("metadata"), el.child("metadata"));
         assert!(el.to_xml().contains("<name>a&amp;b</name>"));
+    }
+
+    #[test]
+    fn compares_documents_ignoring_attribute_order() {
+        assert!(compare_documents(
+            "<a x='1' y='2'><b/></a>",
+            "<a y=\"2\" x=\"1\">\n  <b/>\n</a>"
+        )
+        .is_ok());
+        assert!(compare_documents("<a><b/></a>", "<a><c/></a>").is_err());
+        assert!(compare_documents("<a><b/></a>", "<a><b/><b/></a>").is_err());
     }
 
     #[test]

@@ -33,8 +33,13 @@ pub fn unit_multiplier(unit: &str) -> Option<u64> {
 
 /// Scales `value` given in `unit` to bytes, failing on unknown units or overflow.
 pub fn scale_to_bytes(value: u64, unit: &str) -> Result<u64, XmlError> {
-    let mult = unit_multiplier(unit)
-        .ok_or_else(|| XmlError::invalid("unit", unit, "unknown unit (use b, KiB, MiB, GiB, TiB, KB, MB, GB, ...)"))?;
+    let mult = unit_multiplier(unit).ok_or_else(|| {
+        XmlError::invalid(
+            "unit",
+            unit,
+            "unknown unit (use b, KiB, MiB, GiB, TiB, KB, MB, GB, ...)",
+        )
+    })?;
     value
         .checked_mul(mult)
         .ok_or_else(|| XmlError::invalid("size", format!("{value} {unit}"), "too large"))
@@ -56,7 +61,11 @@ pub fn parse_size_arg(arg: &str, default_unit: &str) -> Result<u64, XmlError> {
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     if num.is_empty() {
-        return Err(XmlError::invalid("size", arg, "expected a number with an optional unit"));
+        return Err(XmlError::invalid(
+            "size",
+            arg,
+            "expected a number with an optional unit",
+        ));
     }
     let unit = if unit.is_empty() { default_unit } else { unit };
     parse_scaled(num, Some(unit), default_unit)

@@ -18,9 +18,14 @@ impl StorageVolume {
     /// Parses a `<volume>` document.
     pub fn parse(xml: &str) -> Result<Self, XmlError> {
         let raw = parse_root(xml, "volume")?;
-        let name = raw.child_text("name").ok_or_else(|| XmlError::missing("volume", "name"))?;
+        let name = raw
+            .child_text("name")
+            .ok_or_else(|| XmlError::missing("volume", "name"))?;
         ids::validate_name("volume", &name)?;
-        let uuid = raw.child_text("uuid").map(|u| ids::parse_uuid(&u)).transpose()?;
+        let uuid = raw
+            .child_text("uuid")
+            .map(|u| ids::parse_uuid(&u))
+            .transpose()?;
         Ok(StorageVolume { name, uuid, raw })
     }
 
