@@ -1,0 +1,65 @@
+#!/bin/sh
+# Builds the two initramfs images of the nested test sandbox.
+#   build-initramfs.sh KERNEL_TREE HANGAR_VMM L2_OUT L1_OUT [qemu]
+# KERNEL_TREE is a Debian linux-image package unpacked with dpkg -x. L2_OUT is
+# the guest's busybox initramfs; L1_OUT is the sandbox's: busybox, the KVM
+# modules, hangar-vmm with its libraries, the L2 kernel and L2_OUT (and, with
+# "qemu", qemu-system-x86_64 with its libraries and firmware for benchmarks).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+tree=$1 vmm=$2 l2_out=$3 l1_out=$4 with=${5:-}
+mods=$(echo "$tree"/lib/modules/*/kernel)
+vmlinuz=$(echo "$tree"/boot/vmlinuz-*)
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+
+# copy_with_libs ROOT BINARY: BINARY and the shared libraries it needs.
+copy_with_libs() {
+    mkdir -p "$1$(dirname "$2")"
+    cp -L "$2" "$1$2"
+    ldd "$2" | sed -n 's/.*=> *\(\/[^ ]*\).*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) .*/\1/p' |
+        while read -r lib; do
+            mkdir -p "$1$(dirname "$lib")"
+            cp -L "$lib" "$1$lib"
+        done
+}
+
+make_cpio() {
+    (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$2.tmp"
+    mv "$2.tmp" "$2"
+}
+
+# L2: busybox, /init, the modules the power button path needs.
+l2=$stage/l2
+mkdir -p "$l2/bin" "$l2/lib/modules" "$l2/proc" "$l2/sys" "$l2/dev" "$l2/etc" "$l2/tmp"
+cp /bin/busybox "$l2/bin/busybox"
+cp "$here/l2-init.sh" "$l2/init"
+chmod 755 "$l2/init"
+cp "$mods/drivers/acpi/button.ko" "$mods/drivers/input/evdev.ko" "$l2/lib/modules/"
+make_cpio "$l2" "$l2_out"
+
+# L1: busybox, /init, KVM, hangar-vmm, the L2 kernel and initramfs.
+l1=$stage/l1
+mkdir -p "$l1/bin" "$l1/lib/modules" "$l1/guest" "$l1/scenarios" "$l1/proc" "$l1/sys" \
+    "$l1/dev" "$l1/etc" "$l1/tmp" "$l1/run"
+cp /bin/busybox "$l1/bin/busybox"
+cp "$here/l1-init.sh" "$l1/init"
+chmod 755 "$l1/init"
+cp "$here/lib.sh" "$l1/scenarios/lib.sh"
+cp "$mods/virt/lib/irqbypass.ko" "$mods/arch/x86/kvm/kvm.ko" \
+    "$mods/drivers/crypto/ccp/ccp.ko" "$mods/arch/x86/kvm/kvm-amd.ko" "$l1/lib/modules/"
+copy_with_libs "$l1" "$vmm"
+mv "$l1$vmm" "$l1/bin/hangar-vmm"
+strip --strip-debug "$l1/bin/hangar-vmm"
+cp "$vmlinuz" "$l1/guest/vmlinuz"
+cp "$l2_out" "$l1/guest/initrd.cpio"
+if [ "$with" = qemu ]; then
+    copy_with_libs "$l1" "$(command -v qemu-system-x86_64)"
+    mkdir -p "$l1/usr/share/qemu" "$l1/usr/share/seabios"
+    for f in bios-256k.bin bios-microvm.bin kvmvapic.bin linuxboot_dma.bin \
+        vgabios-stdvga.bin efi-e1000.rom; do
+        [ -e "/usr/share/qemu/$f" ] && cp -L "/usr/share/qemu/$f" "$l1/usr/share/qemu/"
+    done
+    cp -L /usr/share/seabios/* "$l1/usr/share/seabios/" 2>/dev/null || true
+fi
+make_cpio "$l1" "$l1_out"

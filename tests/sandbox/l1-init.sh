@@ -1,0 +1,27 @@
+#!/bin/busybox sh
+# /init of the L1 sandbox guest booted by QEMU under TCG: loads KVM (AMD SVM
+# emulated by QEMU) and runs each scenario script, fencing its output.
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /tmp /run
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+for m in irqbypass kvm ccp kvm-amd; do
+    insmod /lib/modules/$m.ko || echo "HANGAR-SANDBOX-ERROR insmod $m failed"
+done
+[ -c /dev/kvm ] || echo "HANGAR-SANDBOX-ERROR no /dev/kvm"
+export HV=/bin/hangar-vmm KERNEL=/guest/vmlinuz INITRD=/guest/initrd.cpio
+export GUEST_MODULES=/guest/modules PATH=/bin:/sbin:/usr/bin
+echo "HANGAR-SANDBOX-READY"
+for s in /scenarios/[0-9]*.sh; do
+    name=$(basename "$s" .sh)
+    export WORK=/tmp/$name
+    mkdir -p "$WORK"
+    echo "=== HANGAR-SCENARIO-BEGIN $name ==="
+    timeout "${SCENARIO_TIMEOUT:-300}" sh -c ". /scenarios/lib.sh; . $s" </dev/null 2>&1
+    echo "=== HANGAR-SCENARIO-END $name rc=$? ==="
+done
+echo "HANGAR-SANDBOX-DONE"
+poweroff -f

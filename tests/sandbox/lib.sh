@@ -1,0 +1,84 @@
+# Shell helpers sourced by every scenario, in the sandbox (busybox sh) and in
+# HANGAR_DIRECT_KVM mode (the host's /bin/sh). Set by the runner: HV (the
+# hangar-vmm binary), KERNEL, INITRD (the L2 guest), WORK (a scratch folder).
+
+# wait_for FILE PATTERN SECONDS: succeeds once FILE has a line matching PATTERN.
+wait_for() {
+    _n=$(($3 * 10))
+    while [ "$_n" -gt 0 ]; do
+        grep -q -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+        _n=$((_n - 1))
+    done
+    echo "TIMEOUT waiting for '$2' in $1"
+    return 1
+}
+
+# count_lines FILE PATTERN: how many lines of FILE match PATTERN.
+count_lines() {
+    grep -c -- "$2" "$1" 2>/dev/null || true
+}
+
+# domain_xml NAME MEMORY_MIB VCPUS MODE [ON_REBOOT]: a domain definition
+# booting the L2 guest in the given hangar_mode.
+domain_xml() {
+    cat <<XML
+<domain type='kvm'>
+  <name>$1</name>
+  <memory unit='MiB'>$2</memory>
+  <vcpu>$3</vcpu>
+  <os>
+    <type arch='x86_64'>hvm</type>
+    <kernel>$KERNEL</kernel>
+    <initrd>$INITRD</initrd>
+    <cmdline>console=ttyS0 quiet panic=-1 hangar_mode=$4</cmdline>
+  </os>
+  <on_reboot>${5:-restart}</on_reboot>
+</domain>
+XML
+}
+
+# start_vm NAME MEMORY_MIB VCPUS MODE [ON_REBOOT]: launches hangar-vmm in the
+# background with its socket, serial log and state file under $WORK/NAME.*;
+# sets VM_PID. Its exit code lands in $WORK/NAME.rc.
+start_vm() {
+    domain_xml "$@" >"$WORK/$1.xml"
+    (
+        "$HV" run --domain "$WORK/$1.xml" --socket "$WORK/$1.sock" \
+            --serial-log "$WORK/$1.log" --state-file "$WORK/$1.state" \
+            >"$WORK/$1.out" 2>&1
+        echo $? >"$WORK/$1.rc"
+    ) &
+    VM_PID=$!
+}
+
+# wait_exit NAME SECONDS: waits for the VM's hangar-vmm to end; prints its code.
+wait_exit() {
+    _n=$(($2 * 10))
+    while [ "$_n" -gt 0 ]; do
+        if [ -s "$WORK/$1.rc" ]; then
+            echo "EXIT $1 rc=$(cat "$WORK/$1.rc")"
+            return 0
+        fi
+        sleep 0.1
+        _n=$((_n - 1))
+    done
+    echo "TIMEOUT waiting for $1 to exit"
+    return 1
+}
+
+# ctl NAME COMMAND...: a control-socket request to the VM NAME.
+ctl() {
+    _vm=$1
+    shift
+    "$HV" ctl --socket "$WORK/$_vm.sock" "$@"
+}
+
+# show NAME: prints the VM's serial log and hangar-vmm's own output.
+show() {
+    echo "--- serial log of $1"
+    cat "$WORK/$1.log" 2>/dev/null
+    echo "--- hangar-vmm output of $1"
+    cat "$WORK/$1.out" 2>/dev/null
+    echo "---"
+}
