@@ -22,9 +22,11 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+pub use copy::clone_volume;
 pub use create::create_volume;
 pub use error::{Result, StorageError};
 pub use probe::probe_volume;
+pub use volume_ops::{delete_volume, resize_volume, wipe_volume};
 
 /// On-disk format of a volume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

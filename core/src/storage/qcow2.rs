@@ -198,6 +198,34 @@ impl Header {
         Ok(header)
     }
 
+    /// Fails with [`StorageError::BackingNotFound`] if the image at `path`
+    /// names a backing file that does not exist.
+    pub fn check_backing_present(&self, path: &Path) -> Result<()> {
+        let Some(name) = &self.backing_file else {
+            return Ok(());
+        };
+        let backing = Path::new(name);
+        // A relative name is relative to the image's directory, as qemu reads it.
+        let resolved = match path.parent() {
+            Some(dir) if backing.is_relative() => dir.join(backing),
+            _ => backing.to_path_buf(),
+        };
+        match std::fs::metadata(&resolved) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(StorageError::BackingNotFound {
+                    path: path.to_path_buf(),
+                    backing: backing.to_path_buf(),
+                })
+            }
+            Err(e) => Err(StorageError::io_raw(
+                &resolved,
+                "cannot stat backing file",
+                e,
+            )),
+        }
+    }
+
     /// Sets the lazy refcounts bit in place (version 3 images only).
     pub fn write_lazy_refcounts(&mut self, file: &File, path: &Path) -> Result<()> {
         if self.version < 3 {
