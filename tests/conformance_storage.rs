@@ -224,3 +224,45 @@ fn inputs_without_out_files_parse_or_fail_cleanly() {
         }
     }
 }
+
+/// The conformance folder (parent of `libvirt-9.0.0`).
+fn shared() -> PathBuf {
+    corpus().join("..")
+}
+
+#[test]
+fn test_driver_node_files_load_their_pools_and_volumes() {
+    let node = read(&shared().join("virt-manager/testdriver.xml"));
+    let root = Element::parse(&node).expect("testdriver.xml is well-formed");
+    let mut pools = 0;
+    let mut volumes = 0;
+    let mut rejected = Vec::new();
+    for el in root.children_named("pool") {
+        match StoragePool::from_node_element(el) {
+            Ok((pool, vols)) => {
+                pools += 1;
+                volumes += vols.len();
+                // Every loaded pool formats to something that parses again.
+                StoragePool::parse_state(&pool.to_xml()).expect("formatted pool reparses");
+                for vol in &vols {
+                    StorageVolume::parse_in_pool(&vol.to_xml(), pool.pool_type)
+                        .expect("formatted volume reparses");
+                }
+            }
+            Err(e) => rejected.push(format!("{}: {e}", el.attr("type").unwrap_or("?"))),
+        }
+    }
+    println!("testdriver.xml: {pools} pools, {volumes} volumes; rejected {rejected:?}");
+    // libvirt 9.0 no longer has sheepdog pools; the other 15 load.
+    assert_eq!(pools, 15);
+    assert_eq!(rejected.len(), 1);
+    assert!(rejected[0].starts_with("sheepdog"), "{rejected:?}");
+
+    let examples = corpus().join("examples-xml-test");
+    let pool = StoragePool::parse_state(&read(&examples.join("testpool.xml"))).expect("testpool");
+    assert_eq!(pool.capacity, Some(107_374_182_400));
+    let vol = StorageVolume::parse_in_pool(&read(&examples.join("testvol.xml")), pool.pool_type)
+        .expect("testvol");
+    assert_eq!(vol.capacity, Some(1_000_000));
+    assert_eq!(vol.allocation, Some(50_000));
+}

@@ -268,10 +268,37 @@ fn malformed(xml: &str, offset: usize, message: impl Into<String>) -> XmlError {
     }
 }
 
-fn start_element(xml: &str, offset: usize, e: &BytesStart<'_>) -> Result<Element, XmlError> {
+/// Tracks the line of increasing byte offsets without rescanning the
+/// document from its start for every element (which made parsing quadratic).
+struct LineCursor {
+    offset: usize,
+    line: usize,
+}
+
+impl LineCursor {
+    fn line_at(&mut self, xml: &str, offset: usize) -> usize {
+        let offset = offset.min(xml.len());
+        if offset < self.offset {
+            return line_col(xml, offset).0;
+        }
+        self.line += xml.as_bytes()[self.offset..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.offset = offset;
+        self.line
+    }
+}
+
+fn start_element(
+    xml: &str,
+    offset: usize,
+    line: usize,
+    e: &BytesStart<'_>,
+) -> Result<Element, XmlError> {
     let name = e.name().as_ref().to_string();
     let mut el = Element::new(name);
-    el.line = line_col(xml, offset).0;
+    el.line = line;
     for a in e.attributes() {
         let a = a.map_err(|err| malformed(xml, offset, err.to_string()))?;
         let key = a.key.as_ref().to_string();
@@ -296,6 +323,7 @@ fn parse_document(xml: &str) -> Result<Element, XmlError> {
     reader.config_mut().check_end_names = true;
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
+    let mut lines = LineCursor { offset: 0, line: 1 };
     loop {
         let offset = reader.buffer_position() as usize;
         let ev = reader
@@ -310,7 +338,7 @@ fn parse_document(xml: &str) -> Result<Element, XmlError> {
                         "extra content at the end of the document",
                     ));
                 }
-                stack.push(start_element(xml, offset, &e)?);
+                stack.push(start_element(xml, offset, lines.line_at(xml, offset), &e)?);
             }
             Event::Empty(e) => {
                 if root.is_some() {
@@ -320,7 +348,7 @@ fn parse_document(xml: &str) -> Result<Element, XmlError> {
                         "extra content at the end of the document",
                     ));
                 }
-                let el = start_element(xml, offset, &e)?;
+                let el = start_element(xml, offset, lines.line_at(xml, offset), &e)?;
                 match stack.last_mut() {
                     Some(parent) => parent.push(el),
                     None => root = Some(el),
@@ -507,6 +535,14 @@ mod tests {
         .is_ok());
         assert!(compare_documents("<a><b/></a>", "<a><c/></a>").is_err());
         assert!(compare_documents("<a><b/></a>", "<a><b/><b/></a>").is_err());
+    }
+
+    #[test]
+    fn records_the_line_of_each_element() {
+        let el = Element::parse("<a>\n  <b/>\n\n  <c>\n<d/></c>\n</a>").expect("parses");
+        let lines: Vec<usize> = el.elements().map(|e| e.line).collect();
+        assert_eq!(lines, vec![2, 4]);
+        assert_eq!(el.child("c").and_then(|c| c.child("d")).map(|d| d.line), Some(5));
     }
 
     #[test]

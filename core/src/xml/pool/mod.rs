@@ -20,6 +20,8 @@ use common::{
 };
 use uuid::Uuid;
 
+use super::tree::Node;
+use super::volume::{CapacityRule, ParseOptions, StorageVolume};
 use super::{ids, parse_root, Element, XmlError};
 
 /// Namespace of `<fs:mount_opts>` (fs and netfs pools).
@@ -268,6 +270,26 @@ impl StoragePool {
         pool.allocation = size("allocation")?;
         pool.available = size("available")?;
         Ok(pool)
+    }
+
+    /// Reads a pool as libvirt's test-driver `<node>` file holds it: the
+    /// pool with its sizes, and the `<volume>` elements nested in it, each
+    /// read in the pool's context.
+    pub fn from_node_element(el: &Element) -> Result<(StoragePool, Vec<StorageVolume>), XmlError> {
+        let mut pool_el = el.clone();
+        pool_el
+            .children
+            .retain(|n| !matches!(n, Node::Element(e) if e.name == "volume"));
+        let pool = StoragePool::from_element_state(&pool_el)?;
+        let options = ParseOptions {
+            pool_type: pool.pool_type,
+            capacity: CapacityRule::Required,
+        };
+        let volumes = el
+            .children_named("volume")
+            .map(|v| StorageVolume::from_element(v, options))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((pool, volumes))
     }
 
     /// Reads the fs/rbd namespace options and keeps every other unknown
