@@ -542,7 +542,10 @@ mod tests {
         let el = Element::parse("<a>\n  <b/>\n\n  <c>\n<d/></c>\n</a>").expect("parses");
         let lines: Vec<usize> = el.elements().map(|e| e.line).collect();
         assert_eq!(lines, vec![2, 4]);
-        assert_eq!(el.child("c").and_then(|c| c.child("d")).map(|d| d.line), Some(5));
+        assert_eq!(
+            el.child("c").and_then(|c| c.child("d")).map(|d| d.line),
+            Some(5)
+        );
     }
 
     #[test]
