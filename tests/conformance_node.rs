@@ -1,6 +1,7 @@
 //! libvirt's test-driver `<node>` files load with every object and state:
-//! virt-manager's `testdriver.xml` (14 domains, 16 networks and 16 pools:
-//! the file holds 16 `<pool>` elements, `pool-sheepdog` among them) and
+//! virt-manager's `testdriver.xml` (14 domains, 16 networks, 16 `<pool>`
+//! elements of which the test driver loads 15: `pool-sheepdog` is a type
+//! libvirt 9 dropped) and
 //! libvirt's `testnode.xml`, which includes its objects from other files.
 
 use std::path::PathBuf;

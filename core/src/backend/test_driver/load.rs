@@ -1,7 +1,7 @@
 //! Building the test driver's objects from a `<node>` file.
 
 use super::state::{TestDomain, TestNetwork, TestPool, TestVolume};
-use crate::api::{ApiError, DomainState, VolumeKind};
+use crate::api::{ApiError, DomainState, StoreProblem, VolumeKind};
 use crate::backend::definition::edit::scaled;
 use crate::backend::definition::{domain, network, pool};
 use crate::xml::node::NodePool;
@@ -15,6 +15,8 @@ pub(super) struct Loaded {
     pub domains: Vec<TestDomain>,
     pub networks: Vec<TestNetwork>,
     pub pools: Vec<TestPool>,
+    /// Objects left out because Hangar's model rejects them.
+    pub problems: Vec<StoreProblem>,
 }
 
 fn reason_for(state: DomainState) -> &'static str {
@@ -27,11 +29,30 @@ fn reason_for(state: DomainState) -> &'static str {
     }
 }
 
-pub(super) fn from_node(node: &NodeFile, next_id: &mut u32) -> Result<Loaded, ApiError> {
+/// Loads every object the model accepts; one it rejects (e.g. a pool type
+/// libvirt 9 no longer supports) is left out and listed as a problem, so
+/// the rest of the host stays usable.
+pub(super) fn from_node(
+    source: &str,
+    node: &NodeFile,
+    next_id: &mut u32,
+) -> Result<Loaded, ApiError> {
+    let mut problems = Vec::new();
+    let mut skip = |kind: &str, name: &str, err: ApiError| {
+        problems.push(StoreProblem {
+            path: format!("{source}: {kind} '{name}'"),
+            message: err.to_string(),
+        });
+    };
     let mut domains: Vec<TestDomain> = Vec::new();
     for d in &node.domains {
-        let (config, uuid) =
-            domain::prepare(&d.definition.to_xml()).map_err(|e| context(e, "domain", &d.name))?;
+        let (config, uuid) = match domain::prepare(&d.definition.to_xml()) {
+            Ok(v) => v,
+            Err(e) => {
+                skip("domain", &d.name, e);
+                continue;
+            }
+        };
         if domains.iter().any(|o| o.name == d.name || o.uuid == uuid) {
             return Err(ApiError::AlreadyExists {
                 kind: crate::api::ObjectKind::Domain,
@@ -70,8 +91,13 @@ pub(super) fn from_node(node: &NodeFile, next_id: &mut u32) -> Result<Loaded, Ap
             .iter()
             .filter_map(|o| network::bridge(&o.config))
             .collect();
-        let (config, uuid) = network::prepare(&n.definition.to_xml(), &used)
-            .map_err(|e| context(e, "network", &n.name))?;
+        let (config, uuid) = match network::prepare(&n.definition.to_xml(), &used) {
+            Ok(v) => v,
+            Err(e) => {
+                skip("network", &n.name, e);
+                continue;
+            }
+        };
         networks.push(TestNetwork {
             name: n.name.clone(),
             uuid,
@@ -83,20 +109,17 @@ pub(super) fn from_node(node: &NodeFile, next_id: &mut u32) -> Result<Loaded, Ap
     }
     let mut pools = Vec::new();
     for p in &node.pools {
-        pools.push(load_pool(p)?);
+        match load_pool(p) {
+            Ok(pool) => pools.push(pool),
+            Err(e) => skip("pool", &p.name, e),
+        }
     }
     Ok(Loaded {
         domains,
         networks,
         pools,
+        problems,
     })
-}
-
-fn context(err: ApiError, kind: &str, name: &str) -> ApiError {
-    match err {
-        ApiError::Invalid(m) => ApiError::Invalid(format!("{kind} '{name}': {m}")),
-        other => other,
-    }
 }
 
 fn size(el: &Element, name: &str) -> Result<Option<u64>, ApiError> {
@@ -104,8 +127,7 @@ fn size(el: &Element, name: &str) -> Result<Option<u64>, ApiError> {
 }
 
 fn load_pool(p: &NodePool) -> Result<TestPool, ApiError> {
-    let (config, uuid) =
-        pool::prepare(&p.definition.to_xml()).map_err(|e| context(e, "pool", &p.name))?;
+    let (config, uuid) = pool::prepare(&p.definition.to_xml())?;
     let capacity = size(&config, "capacity")?
         .filter(|c| *c > 0)
         .unwrap_or(DEFAULT_POOL_CAPACITY);

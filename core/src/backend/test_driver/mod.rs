@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::api::{
     ApiError, Command, Driver, Event, EventSink, HostInfo, HostStats, ObjectEvent, ObjectKind,
-    Reply,
+    Reply, StoreProblem,
 };
 use crate::backend::definition::{capabilities, host};
 use crate::xml::{Element, NodeFile};
@@ -41,6 +41,7 @@ pub struct TestDriver {
     pools: Vec<TestPool>,
     next_id: u32,
     saved: HashMap<String, SavedImage>,
+    problems: Vec<StoreProblem>,
     events: EventSink,
     started: Instant,
     ticks: u64,
@@ -73,7 +74,7 @@ impl TestDriver {
     /// A fake host from an already parsed node file.
     pub fn from_node(uri: &str, node: &NodeFile, events: EventSink) -> Result<Self, ApiError> {
         let mut next_id = 1;
-        let loaded = load::from_node(node, &mut next_id)?;
+        let loaded = load::from_node(uri, node, &mut next_id)?;
         let cpus = node.cpu.active;
         let host = HostInfo {
             uri: uri.to_string(),
@@ -96,6 +97,7 @@ impl TestDriver {
             pools: loaded.pools,
             next_id,
             saved: HashMap::new(),
+            problems: loaded.problems,
             events,
             started: Instant::now(),
             ticks: 0,
@@ -167,7 +169,7 @@ impl Driver for TestDriver {
         match command {
             Command::HostInfo => Ok(Reply::Host(self.host.clone())),
             Command::Capabilities => Ok(Reply::Xml(self.capabilities())),
-            Command::StoreProblems => Ok(Reply::Problems(Vec::new())),
+            Command::StoreProblems => Ok(Reply::Problems(self.problems.clone())),
             c @ (Command::ListDomains
             | Command::LookupDomain { .. }
             | Command::DefineDomain { .. }
