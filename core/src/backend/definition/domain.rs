@@ -176,14 +176,15 @@ mod tests {
     use super::*;
 
     fn dom(body: &str) -> Element {
-        let xml = format!("<domain type='kvm'><name>d</name>{body}</domain>");
+        let xml =
+            format!("<domain type='kvm'><name>d</name><os><type>hvm</type></os>{body}</domain>");
         prepare(&xml).expect("valid domain").0
     }
 
     #[test]
     fn fills_uuid_and_macs() {
         let el = dom(
-            "<devices><interface type='network'><source network='default'/></interface></devices>",
+            "<memory>1024</memory><devices><interface type='network'><source network='default'/></interface></devices>",
         );
         assert!(el.child("uuid").is_some());
         let mac = el
