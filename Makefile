@@ -10,9 +10,10 @@ DEBS_RUN = pkg-config libgtk-4-dev libvte-2.91-gtk4-dev libgvnc-1.0-dev \
 # QEMU for the nested KVM sandbox, qemu-img to check images, network tools.
 DEBS_TEST = $(DEBS_RUN) xvfb xauth dbus dbus-x11 at-spi2-core python3-pyatspi \
 	python3-dogtail desktop-file-utils appstream qemu-system-x86 qemu-utils cpio \
-	busybox-static dnsmasq-base nftables iproute2 passt gvncviewer
+	busybox-static dnsmasq-base nftables iproute2 passt gvncviewer \
+	imagemagick x11-apps
 
-.PHONY: run test deps-run deps-test build check-fmt
+.PHONY: run test deps-run deps-test build check-fmt test-data test-ui bench-ui
 
 deps-run:
 	@scripts/ensure-debs $(DEBS_RUN)
@@ -32,3 +33,19 @@ check-fmt:
 test: deps-test
 	$(CARGO) build --workspace --all-targets
 	$(CARGO) test --workspace -- --nocapture
+	$(MAKE) test-data
+	$(MAKE) test-ui
+
+# The desktop entry, AppStream metainfo, settings schema and translations.
+test-data:
+	tests/data/validate.sh
+
+# The GTK app driven through AT-SPI under Xvfb (screenshots in target/ui-screenshots/).
+test-ui:
+	$(CARGO) build -p hangar
+	tests/ui/run.sh
+
+# Launch time and memory of the app against virt-manager's test host.
+bench-ui: deps-test
+	$(CARGO) build --release -p hangar
+	/usr/bin/python3 tests/ui/bench.py

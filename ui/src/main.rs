@@ -1,20 +1,27 @@
 //! `hangar`: the desktop virtual machine manager.
+//!
+//! One GtkApplication per user session: a second `hangar` invocation hands
+//! its command line to the running instance. The windows are relm4
+//! components; every action on a host goes through the backend's async
+//! `Connection`, run on its own tokio runtime (see [`backend`]).
 
-use gtk4::prelude::*;
+mod app;
+mod backend;
+mod cli;
+mod config;
+mod i18n;
+mod manager;
+mod settings;
+mod widgets;
 
-const APP_ID: &str = "org.hangar.Hangar";
+use gtk4::{gio, glib};
 
-fn main() -> gtk4::glib::ExitCode {
-    let app = gtk4::Application::builder().application_id(APP_ID).build();
-    app.connect_activate(|app| {
-        let window = gtk4::ApplicationWindow::builder()
-            .application(app)
-            .title("Hangar")
-            .default_width(800)
-            .default_height(600)
-            .build();
-        window.set_child(Some(&gtk4::Label::new(Some("Hangar"))));
-        window.present();
-    });
-    app.run()
+fn main() -> glib::ExitCode {
+    i18n::init();
+    glib::set_application_name("Hangar");
+    if let Err(err) = gio::resources_register_include!("hangar.gresource") {
+        eprintln!("hangar: cannot load the bundled resources: {err}");
+        return glib::ExitCode::FAILURE;
+    }
+    app::run()
 }

@@ -1,0 +1,183 @@
+"""Helpers for Hangar's UI tests: start the app, find widgets through
+AT-SPI (pyatspi) by role and accessible name, act on them, wait for the
+app to react and take screenshots.
+
+Run through tests/ui/run.sh, which provides Xvfb, the accessibility bus,
+the schema and these environment variables: HANGAR_BIN,
+HANGAR_TESTDRIVER, HANGAR_SCREENSHOTS.
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+import pyatspi
+
+TIMEOUT = 20.0
+
+
+class UiTestFailure(AssertionError):
+    """A UI expectation that did not hold."""
+
+
+def test_uri():
+    """The test-driver URI of virt-manager's testdriver.xml."""
+    return "test://" + os.path.abspath(os.environ["HANGAR_TESTDRIVER"])
+
+
+class App:
+    """A running hangar process and its AT-SPI application node."""
+
+    def __init__(self, *args, env=None):
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen([os.environ["HANGAR_BIN"], *args], env=full_env)
+        self.node = wait_for(self._find_app, "the hangar application on the accessibility bus")
+
+    def _find_app(self):
+        if self.proc.poll() is not None:
+            raise UiTestFailure(f"hangar exited with status {self.proc.returncode}")
+        desktop = pyatspi.Registry.getDesktop(0)
+        for index in range(desktop.childCount):
+            app = desktop.getChildAtIndex(index)
+            try:
+                if app is not None and app.name == "hangar" and app.get_process_id() == self.proc.pid:
+                    return app
+            except Exception:
+                continue
+        return None
+
+    def window(self, name, timeout=TIMEOUT):
+        """The top-level window (or dialog) called `name`."""
+        def find():
+            for index in range(self.node.childCount):
+                child = self.node.getChildAtIndex(index)
+                if child is not None and child.name == name and child.getState().contains(pyatspi.STATE_SHOWING):
+                    return child
+            return None
+        return wait_for(find, f"window {name!r}", timeout)
+
+    def quit(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def wait_for(predicate, what, timeout=TIMEOUT):
+    """Polls `predicate` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except UiTestFailure:
+            raise
+        except Exception as err:  # the tree changes under us; retry
+            last_error = err
+        time.sleep(0.1)
+    raise UiTestFailure(f"timed out waiting for {what}" + (f" ({last_error})" if last_error else ""))
+
+
+def role_name(node):
+    try:
+        return node.getRoleName()
+    except Exception:
+        return ""
+
+
+def walk(node, depth=0, max_depth=60):
+    """Every descendant of `node`, depth first, showing ones only."""
+    if node is None or depth > max_depth:
+        return
+    yield node
+    try:
+        count = node.childCount
+    except Exception:
+        return
+    for index in range(count):
+        try:
+            child = node.getChildAtIndex(index)
+        except Exception:
+            continue
+        yield from walk(child, depth + 1, max_depth)
+
+
+def find_all(root, role=None, name=None, showing=True):
+    found = []
+    for node in walk(root):
+        try:
+            if role is not None and role_name(node) != role:
+                continue
+            if name is not None and node.name != name:
+                continue
+            if showing and not node.getState().contains(pyatspi.STATE_SHOWING):
+                continue
+        except Exception:
+            continue
+        found.append(node)
+    return found
+
+
+def find(root, role=None, name=None, timeout=TIMEOUT, showing=True):
+    """The first showing descendant with that role and accessible name."""
+    return wait_for(lambda: (find_all(root, role, name, showing) or [None])[0],
+                    f"{role or 'widget'} {name!r}", timeout)
+
+
+def absent(root, role=None, name=None, timeout=TIMEOUT):
+    wait_for(lambda: not find_all(root, role, name), f"{role or 'widget'} {name!r} to go away", timeout)
+
+
+def activate(node):
+    """Clicks a button, toggles a check box, selects a list row or opens a menu item."""
+    action = node.queryAction()
+    for index in range(action.nActions):
+        if action.getName(index) in ("click", "activate", "press", "toggle", "select"):
+            action.doAction(index)
+            return
+    if action.nActions:
+        action.doAction(0)
+        return
+    raise UiTestFailure(f"{role_name(node)} {node.name!r} has no action")
+
+
+def select(node):
+    """Selects a list row through the Selection interface of its list."""
+    parent = node.parent
+    parent.querySelection().selectChild(node.getIndexInParent())
+
+
+def set_text(node, text):
+    editable = node.queryEditableText()
+    editable.setTextContents(text)
+
+
+def text_of(node):
+    text = node.queryText()
+    return text.getText(0, text.characterCount)
+
+
+def screenshot(name):
+    """Saves the whole X screen as target/ui-screenshots/NAME.png."""
+    time.sleep(0.6)  # let GTK finish drawing the last change
+    path = os.path.join(os.environ["HANGAR_SCREENSHOTS"], name + ".png")
+    subprocess.run(["import", "-window", "root", path], check=True)
+    print(f"screenshot: {path}")
+    return path
+
+
+def run(test):
+    """Runs `test(app_factory)` and turns failures into an exit status."""
+    try:
+        test()
+    except Exception as err:
+        print(f"FAIL: {err}", file=sys.stderr)
+        raise
+    print("PASS")
