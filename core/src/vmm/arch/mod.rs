@@ -1,0 +1,12 @@
+//! Architecture-specific parts of the VM: memory layout, vCPU registers,
+//! CPUID, boot parameters and firmware tables. The rest of the VMM uses the
+//! names re-exported here and never mentions x86 itself.
+
+#[cfg(target_arch = "x86_64")]
+pub mod x86_64;
+
+#[cfg(target_arch = "x86_64")]
+pub use self::x86_64::{
+    acpi::AcpiConfig, boot_params::configure_boot, cpuid::normalize_cpuid, layout,
+    regs::configure_vcpu, ArchError,
+};

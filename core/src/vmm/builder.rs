@@ -1,0 +1,241 @@
+//! Building one boot of the machine: guest memory, the KVM VM, devices on
+//! the buses, the kernel and initrd loaded, boot tables written, vCPUs set
+//! up and started. A reboot builds a new instance from scratch.
+
+use super::arch::x86_64::boot_params::{initrd_address, BootImage};
+use super::arch::x86_64::regs::BootEntry;
+use super::arch::{self, layout, AcpiConfig, ArchError};
+use super::config::VmConfig;
+use super::console::ConsoleHub;
+use super::device_manager::{DeviceError, LegacyDevices};
+use super::vstate::memory::{create_guest_memory, MemoryError};
+use super::vstate::vcpu::VcpuSet;
+use super::vstate::vm::{Vm, VmError};
+use super::{GuestEvent, MachineEvent};
+use kvm_ioctls::Kvm;
+use linux_loader::loader::{bzimage::BzImage, KernelLoader};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+
+/// Errors building a machine.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A boot file cannot be read.
+    #[error("cannot read {what} {path}: {source}")]
+    File {
+        /// "kernel" or "initrd".
+        what: &'static str,
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The kernel is not a bzImage.
+    #[error("kernel {path} is not a bzImage (64-bit Linux boot protocol): {reason}")]
+    NotBzImage {
+        /// The file.
+        path: String,
+        /// What the loader found.
+        reason: String,
+    },
+    /// Guest memory.
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
+    /// The KVM VM.
+    #[error(transparent)]
+    Vm(#[from] VmError),
+    /// Boot structures and vCPU setup.
+    #[error(transparent)]
+    Arch(#[from] ArchError),
+    /// Devices.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    /// A vCPU could not be created or started.
+    #[error("vCPU {index}: {reason}")]
+    Vcpu {
+        /// Which vCPU.
+        index: u32,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn open(what: &'static str, path: &Path) -> Result<File, BuildError> {
+    File::open(path).map_err(|source| BuildError::File {
+        what,
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Checks, before anything is created, that the kernel is a bzImage and the
+/// initrd is readable.
+pub fn check_boot_files(config: &VmConfig) -> Result<(), BuildError> {
+    let mut kernel = open("kernel", &config.kernel)?;
+    let mut header = [0u8; 0x206];
+    let ok = kernel.seek(SeekFrom::Start(0)).is_ok() && kernel.read_exact(&mut header).is_ok();
+    if !ok || &header[0x202..0x206] != b"HdrS" {
+        return Err(BuildError::NotBzImage {
+            path: config.kernel.display().to_string(),
+            reason: "no \"HdrS\" setup header at offset 0x202".into(),
+        });
+    }
+    if let Some(initrd) = &config.initrd {
+        open("initrd", initrd)?;
+    }
+    Ok(())
+}
+
+/// One running boot of the machine. Dropping it without [`Instance::stop`]
+/// leaves vCPU threads running: always stop it.
+pub struct Instance {
+    /// vCPU threads.
+    pub vcpus: VcpuSet,
+    /// The legacy devices (the power button lives there).
+    pub devices: LegacyDevices,
+    // Declared after the vCPUs so that it is dropped after them.
+    _vm: Vm,
+    _memory: GuestMemoryMmap,
+}
+
+impl Instance {
+    /// Stops the vCPUs and releases the VM and its memory.
+    pub fn stop(self) {
+        self.vcpus.stop();
+    }
+}
+
+/// Builds and starts boot number `generation` of the machine.
+pub fn build(
+    kvm: &Kvm,
+    config: &VmConfig,
+    hub: &Arc<ConsoleHub>,
+    events: &Sender<MachineEvent>,
+    generation: u64,
+) -> Result<Instance, BuildError> {
+    let memory = create_guest_memory(config.memory_bytes)?;
+    let vm = Vm::new(kvm, &memory)?;
+    let guest_events = {
+        let events = events.clone();
+        move |event: GuestEvent| {
+            let _ = events.send(MachineEvent::Guest { generation, event });
+        }
+    };
+    let devices = LegacyDevices::create(&vm, hub, Arc::new(guest_events))?;
+
+    // Kernel, initrd, command line, zero page, ACPI.
+    let mut kernel = open("kernel", &config.kernel)?;
+    let loaded = BzImage::load(
+        &memory,
+        None,
+        &mut kernel,
+        Some(GuestAddress(layout::HIMEM_START)),
+    )
+    .map_err(|e| BuildError::NotBzImage {
+        path: config.kernel.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let header = loaded.setup_header.ok_or_else(|| BuildError::NotBzImage {
+        path: config.kernel.display().to_string(),
+        reason: "no setup header".into(),
+    })?;
+    let initrd = match &config.initrd {
+        Some(path) => Some(load_initrd(
+            &memory,
+            path,
+            &header,
+            config,
+            loaded.kernel_end,
+        )?),
+        None => None,
+    };
+    let rsdp = arch::x86_64::acpi::write_tables(
+        &memory,
+        &AcpiConfig {
+            vcpus: config.vcpus,
+        },
+    )?;
+    arch::configure_boot(
+        &memory,
+        &BootImage {
+            header,
+            cmdline: &config.cmdline,
+            initrd,
+            mem_size: config.memory_bytes,
+            rsdp,
+        },
+    )?;
+
+    // vCPUs: the 64-bit entry point is 0x200 past the protected-mode kernel.
+    let supported = kvm
+        .get_supported_cpuid(kvm_bindings::KVM_MAX_CPUID_ENTRIES)
+        .map_err(|e| BuildError::Vcpu {
+            index: 0,
+            reason: format!("KVM_GET_SUPPORTED_CPUID: {e}"),
+        })?;
+    let mut fds = Vec::with_capacity(config.vcpus as usize);
+    for index in 0..config.vcpus {
+        let fd = vm
+            .fd()
+            .create_vcpu(u64::from(index))
+            .map_err(|e| BuildError::Vcpu {
+                index,
+                reason: format!("KVM_CREATE_VCPU: {e}"),
+            })?;
+        let mut cpuid = supported.clone();
+        arch::normalize_cpuid(&mut cpuid, index, config.vcpus);
+        let boot = (index == 0).then_some(BootEntry {
+            entry: loaded.kernel_load.0 + 0x200,
+        });
+        arch::configure_vcpu(&fd, &memory, &cpuid, boot)?;
+        fds.push(fd);
+    }
+    let vcpus = VcpuSet::start(
+        fds,
+        Arc::clone(&devices.io_bus),
+        Arc::clone(&devices.mmio_bus),
+        events.clone(),
+        generation,
+    )
+    .map_err(|e| BuildError::Vcpu {
+        index: 0,
+        reason: format!("cannot start thread: {e}"),
+    })?;
+    Ok(Instance {
+        vcpus,
+        devices,
+        _vm: vm,
+        _memory: memory,
+    })
+}
+
+fn load_initrd(
+    memory: &GuestMemoryMmap,
+    path: &Path,
+    header: &linux_loader::bootparam::setup_header,
+    config: &VmConfig,
+    kernel_end: u64,
+) -> Result<(u64, u64), BuildError> {
+    let mut file = open("initrd", path)?;
+    let size = file
+        .seek(SeekFrom::End(0))
+        .and_then(|s| file.seek(SeekFrom::Start(0)).map(|_| s))
+        .map_err(|source| BuildError::File {
+            what: "initrd",
+            path: path.display().to_string(),
+            source,
+        })?;
+    let addr = initrd_address(header, config.memory_bytes, kernel_end, size)?;
+    memory
+        .read_exact_volatile_from(GuestAddress(addr), &mut file, size as usize)
+        .map_err(|e| BuildError::File {
+            what: "initrd",
+            path: path.display().to_string(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    Ok((addr, size))
+}

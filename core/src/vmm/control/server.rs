@@ -1,0 +1,208 @@
+//! The server side: an accept thread, a thread per client.
+
+use super::{read_message, write_message, Event, Reply, Request, VmStatus};
+use crate::vmm::console::ConsoleHub;
+use std::io::{Read, Write};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+
+/// What the server needs from the machine.
+pub trait ControlHandler: Send + Sync + 'static {
+    /// The current status.
+    fn status(&self) -> VmStatus;
+    /// Carries out a lifecycle request (shutdown, reboot, reset, destroy,
+    /// suspend, resume).
+    fn command(&self, request: Request) -> Result<(), String>;
+    /// The serial console.
+    fn console(&self) -> Arc<ConsoleHub>;
+    /// A stream of state changes from now on.
+    fn subscribe(&self) -> Receiver<Event>;
+}
+
+/// Errors creating the socket.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Another process (a running VMM) answers on the path.
+    #[error("control socket {0} is in use by another running VMM")]
+    InUse(String),
+    /// The path exists and is not a socket.
+    #[error("control socket path {0} exists and is not a socket")]
+    NotASocket(String),
+    /// Binding or setting permissions failed.
+    #[error("cannot create control socket {path}: {source}")]
+    Io {
+        /// The socket path.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A bound control socket; the file is removed when this is dropped.
+pub struct ControlServer {
+    path: PathBuf,
+    listener: Option<UnixListener>,
+}
+
+impl ControlServer {
+    /// Binds `path` with mode 0600. A socket nobody answers on (left by a
+    /// VMM that died) is replaced; a live one is refused.
+    pub fn bind(path: &Path) -> Result<ControlServer, ServerError> {
+        let shown = path.display().to_string();
+        let io = |source| ServerError::Io {
+            path: shown.clone(),
+            source,
+        };
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            if !meta.file_type().is_socket() {
+                return Err(ServerError::NotASocket(shown));
+            }
+            if UnixStream::connect(path).is_ok() {
+                return Err(ServerError::InUse(shown));
+            }
+            std::fs::remove_file(path).map_err(io)?;
+        }
+        let listener = UnixListener::bind(path).map_err(io)?;
+        let server = ControlServer {
+            path: path.to_path_buf(),
+            listener: Some(listener),
+        };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+        Ok(server)
+    }
+
+    /// The socket's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Starts answering clients with `handler`.
+    pub fn serve(&mut self, handler: Arc<dyn ControlHandler>) -> Result<(), ServerError> {
+        let Some(listener) = self.listener.take() else {
+            return Ok(());
+        };
+        std::thread::Builder::new()
+            .name("control".into())
+            .spawn(move || {
+                for stream in listener.incoming().flatten() {
+                    let handler = Arc::clone(&handler);
+                    let _ = std::thread::Builder::new()
+                        .name("control-client".into())
+                        .spawn(move || serve_client(stream, handler));
+                }
+            })
+            .map_err(|source| ServerError::Io {
+                path: self.path.display().to_string(),
+                source,
+            })?;
+        Ok(())
+    }
+}
+
+impl Drop for ControlServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn serve_client(mut stream: UnixStream, handler: Arc<dyn ControlHandler>) {
+    let request: Request = match read_message(&mut stream) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = write_message(&mut stream, &Reply::Error(e.to_string()));
+            return;
+        }
+    };
+    match request {
+        Request::Status => {
+            let _ = write_message(&mut stream, &Reply::Status(handler.status()));
+        }
+        Request::Console => {
+            if write_message(&mut stream, &Reply::Ok).is_ok() {
+                console_session(stream, handler.console());
+            }
+        }
+        Request::Events => {
+            let events = handler.subscribe();
+            if write_message(&mut stream, &Reply::Ok).is_ok() {
+                for event in events {
+                    if write_message(&mut stream, &event).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        other => {
+            let reply = match handler.command(other) {
+                Ok(()) => Reply::Ok,
+                Err(e) => Reply::Error(e),
+            };
+            let _ = write_message(&mut stream, &reply);
+        }
+    }
+}
+
+/// Replays the history, then copies output to the client and its input to
+/// the guest until the client leaves.
+fn console_session(stream: UnixStream, hub: Arc<ConsoleHub>) {
+    let (history, output) = hub.subscribe();
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let _ = std::thread::Builder::new()
+        .name("console-out".into())
+        .spawn(move || {
+            if writer.write_all(&history).is_err() {
+                return;
+            }
+            for chunk in output {
+                if writer.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+        });
+    let mut reader = stream;
+    let mut buf = [0u8; 4096];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => hub.input(&buf[..n]),
+        }
+    }
+    let _ = reader.shutdown(std::net::Shutdown::Both);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_a_live_socket_and_replaces_a_stale_one() {
+        let dir = std::env::temp_dir().join(format!("hangar-ctl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("vm.sock");
+        let first = ControlServer::bind(&path).expect("bind");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(matches!(
+            ControlServer::bind(&path),
+            Err(ServerError::InUse(_))
+        ));
+        drop(first);
+        // A socket file nobody listens on any more (its VMM died) is stale.
+        let stale = dir.join("stale.sock");
+        drop(UnixListener::bind(&stale).expect("listener"));
+        assert!(stale.exists());
+        ControlServer::bind(&stale).expect("stale socket replaced");
+        let other = dir.join("file");
+        std::fs::write(&other, b"x").expect("file");
+        assert!(matches!(
+            ControlServer::bind(&other),
+            Err(ServerError::NotASocket(_))
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

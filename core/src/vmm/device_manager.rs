@@ -1,0 +1,88 @@
+//! Creates the devices of one boot and places them on the I/O and MMIO
+//! buses with their interrupt lines. Later device families (virtio) get
+//! their own manager next to this one and share the buses.
+
+use super::arch::layout;
+use super::console::{ConsoleHub, ConsoleInput};
+use super::devices::legacy::{AcpiPm, IrqEvent, SerialDevice, I8042};
+use super::devices::{Bus, BusError};
+use super::vstate::vm::{Vm, VmError};
+use super::GuestEvent;
+use std::sync::{Arc, Mutex, Weak};
+
+/// Errors creating devices.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    /// An interrupt line could not be set up.
+    #[error("device interrupt: {0}")]
+    Irq(#[from] VmError),
+    /// Two devices claim the same addresses.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+}
+
+/// Reports guest-initiated machine events (power-off, reset).
+pub type GuestEventSink = Arc<dyn Fn(GuestEvent) + Send + Sync>;
+
+/// The PC legacy devices of one boot and the buses they sit on.
+pub struct LegacyDevices {
+    /// Port I/O bus.
+    pub io_bus: Arc<Bus>,
+    /// MMIO bus (empty until virtio devices arrive).
+    pub mmio_bus: Arc<Bus>,
+    /// COM1.
+    pub serial: Arc<Mutex<SerialDevice>>,
+    /// The ACPI PM registers and power button.
+    pub pm: Arc<Mutex<AcpiPm>>,
+    /// The keyboard controller.
+    pub i8042: Arc<Mutex<I8042>>,
+}
+
+impl LegacyDevices {
+    /// Creates COM1, the i8042 and the ACPI PM block for `vm`.
+    pub fn create(
+        vm: &Vm,
+        hub: &Arc<ConsoleHub>,
+        guest_events: GuestEventSink,
+    ) -> Result<Self, DeviceError> {
+        let serial = Arc::new(Mutex::new(SerialDevice::new(
+            IrqEvent(vm.irq_eventfd(layout::COM1_IRQ)?),
+            Arc::clone(hub),
+        )));
+        let input: Arc<dyn ConsoleInput> = serial.clone();
+        let weak: Weak<dyn ConsoleInput> = Arc::downgrade(&input);
+        hub.set_input(weak);
+
+        let reset = Arc::clone(&guest_events);
+        let i8042 = Arc::new(Mutex::new(I8042::new(
+            IrqEvent(vm.irq_eventfd(1)?),
+            Box::new(move || reset(GuestEvent::Reset)),
+        )));
+        let power_off = Arc::clone(&guest_events);
+        let pm = Arc::new(Mutex::new(AcpiPm::new(
+            vm.level_irq(layout::SCI_IRQ),
+            Box::new(move || power_off(GuestEvent::PowerOff)),
+        )));
+
+        let mut io_bus = Bus::new();
+        io_bus.insert(serial.clone(), u64::from(layout::COM1_PORT), 8)?;
+        io_bus.insert(i8042.clone(), u64::from(layout::I8042_DATA_PORT), 1)?;
+        io_bus.insert(i8042.clone(), u64::from(layout::I8042_COMMAND_PORT), 1)?;
+        io_bus.insert(pm.clone(), u64::from(AcpiPm::BASE), u64::from(AcpiPm::LEN))?;
+        Ok(LegacyDevices {
+            io_bus: Arc::new(io_bus),
+            mmio_bus: Arc::new(Bus::new()),
+            serial,
+            pm,
+            i8042,
+        })
+    }
+
+    /// Presses the ACPI power button.
+    pub fn press_power_button(&self) {
+        self.pm
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .press_power_button();
+    }
+}

@@ -1,0 +1,6 @@
+//! Emulated devices and the buses the vCPUs reach them through.
+
+pub mod bus;
+pub mod legacy;
+
+pub use bus::{Bus, BusDevice, BusError};
