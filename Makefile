@@ -13,7 +13,7 @@ DEBS_TEST = $(DEBS_RUN) xvfb xauth dbus dbus-x11 at-spi2-core python3-pyatspi \
 	busybox-static dnsmasq-base nftables iproute2 passt gvncviewer \
 	imagemagick x11-apps
 
-.PHONY: run test deps-run deps-test build check-fmt test-data test-ui bench-ui
+.PHONY: run test deps-run deps-test build check-fmt test-data test-ui bench-ui bench-storage
 
 deps-run:
 	@scripts/ensure-debs $(DEBS_RUN)
@@ -35,6 +35,7 @@ test: deps-test
 	$(CARGO) test --workspace -- --nocapture
 	$(MAKE) test-data
 	$(MAKE) test-ui
+	$(MAKE) bench-storage
 
 # The desktop entry, AppStream metainfo, settings schema and translations.
 test-data:
@@ -49,3 +50,7 @@ test-ui:
 bench-ui: deps-test
 	$(CARGO) build --release -p hangar
 	/usr/bin/python3 tests/ui/bench.py
+
+# Volume create/clone against qemu-img on this machine; prints ratios (release build).
+bench-storage: deps-test
+	$(CARGO) run --release -p hangar-core --example storage_bench

@@ -7,6 +7,7 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::mpsc;
 
 use imago::file::File as ImagoFile;
 use imago::qcow2::Qcow2;
@@ -24,6 +25,10 @@ use super::VolumeFormat;
 const CHUNK: u64 = 4 * 1024 * 1024;
 /// Zero detection granularity for raw targets (a file system block).
 const RAW_BLOCK: u64 = 4096;
+/// Chunks read ahead of the writer.
+const PIPELINE_DEPTH: usize = 3;
+/// Bytes written between two requests to start write-back.
+const WRITEBACK_EVERY: u64 = 32 * 1024 * 1024;
 
 /// Copies `src` to the new volume `dst`, converting to `dst_format` if given
 /// (the source's format otherwise). A qcow2 source is read through its backing
@@ -43,7 +48,14 @@ pub fn clone_volume(src: &Path, dst: &Path, dst_format: Option<VolumeFormat>) ->
             .set_len(src_info.capacity)
             .map_err(|e| StorageError::io_raw(temp.path(), "cannot set file size", e))?;
         let mut sink = RawSink(temp.file());
-        copy_extents(&source, &extents, &mut sink, RAW_BLOCK, temp.path())?;
+        copy_extents(
+            &source,
+            &extents,
+            &mut sink,
+            RAW_BLOCK,
+            temp.file(),
+            temp.path(),
+        )?;
     } else {
         let (cluster_size, lazy_refcounts, compat_v2) = match &source {
             Source::Qcow2 { header, .. } => (
@@ -77,6 +89,7 @@ pub fn clone_volume(src: &Path, dst: &Path, dst_format: Option<VolumeFormat>) ->
                 &extents,
                 &mut sink,
                 u64::from(cluster_size),
+                temp.file(),
                 temp.path(),
             )?;
             writer
@@ -201,51 +214,138 @@ impl Sink for Qcow2Sink<'_> {
     }
 }
 
+/// One piece of source data on its way to the sink.
+struct Chunk {
+    /// Guest offset of `buf[0]`.
+    offset: u64,
+    /// The data; only the first `len` bytes are valid.
+    buf: Vec<u8>,
+    len: usize,
+    /// Byte ranges of `buf` that are not all zero, in order.
+    runs: Vec<(usize, usize)>,
+}
+
 /// Copies the data ranges of `source` to `sink`, skipping all-zero blocks of
 /// `block` bytes (the target's allocation unit) and writing runs of non-zero
 /// blocks in one call.
+///
+/// A reader thread reads and scans for zeroes while this thread writes, and
+/// write-back of the target `out` is started as data arrives so the final
+/// fsync has little left to do.
 fn copy_extents(
     source: &Source<'_>,
     extents: &[(u64, u64)],
     sink: &mut dyn Sink,
     block: u64,
+    out: &File,
     target: &Path,
 ) -> Result<()> {
-    let capacity = source.capacity();
     let chunk = CHUNK.max(block);
-    let mut buf = vec![0u8; chunk as usize];
-    let mut next_free = 0; // extents may share a block once aligned: never copy one twice
+    let pieces = chunk_plan(extents, block, chunk, source.capacity());
+    let (full_tx, full_rx) = mpsc::sync_channel::<Chunk>(PIPELINE_DEPTH);
+    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+    for _ in 0..=PIPELINE_DEPTH {
+        // The receiver is alive right here, so sending cannot fail.
+        let _ = free_tx.send(vec![0u8; chunk as usize]);
+    }
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || -> Result<()> {
+            for (offset, len) in pieces {
+                // A closed channel means the writer stopped on an error it reports itself.
+                let Ok(mut buf) = free_rx.recv() else {
+                    return Ok(());
+                };
+                let len = len as usize;
+                source.read(&mut buf[..len], offset)?;
+                let runs = nonzero_runs(&buf[..len], block as usize);
+                if full_tx
+                    .send(Chunk {
+                        offset,
+                        buf,
+                        len,
+                        runs,
+                    })
+                    .is_err()
+                {
+                    return Ok(());
+                }
+            }
+            Ok(())
+        });
+        let written = write_chunks(&full_rx, &free_tx, sink, out, target);
+        // Unblock the reader if the writer gave up early.
+        drop(full_rx);
+        drop(free_tx);
+        let read = reader.join().unwrap_or_else(|_| {
+            Err(StorageError::io_raw(
+                target,
+                "cannot copy volume",
+                std::io::Error::other("the reader thread panicked"),
+            ))
+        });
+        read.and(written)
+    })
+}
+
+/// Block-aligned `(offset, length)` pieces of at most `chunk` bytes covering
+/// `extents`, in order, never covering a block twice.
+fn chunk_plan(extents: &[(u64, u64)], block: u64, chunk: u64, capacity: u64) -> Vec<(u64, u64)> {
+    let mut pieces = Vec::new();
+    let mut next_free = 0;
     for &(start, len) in extents {
         let mut offset = (start / block * block).max(next_free);
-        let end = (start + len)
+        let end = start
+            .saturating_add(len)
             .div_ceil(block)
             .saturating_mul(block)
             .min(capacity);
         while offset < end {
             let n = (end - offset).min(chunk);
-            let data = &mut buf[..n as usize];
-            source.read(data, offset)?;
-            let mut run: Option<usize> = None; // start of the current non-zero run
-            let mut at = 0usize;
-            while at < data.len() {
-                let piece = (data.len() - at).min(block as usize);
-                let zero = fsutil::is_zero(&data[at..at + piece]);
-                match (zero, run) {
-                    (false, None) => run = Some(at),
-                    (true, Some(s)) => {
-                        write_run(sink, &data[s..at], offset + s as u64, target)?;
-                        run = None;
-                    }
-                    _ => {}
-                }
-                at += piece;
-            }
-            if let Some(s) = run {
-                write_run(sink, &data[s..], offset + s as u64, target)?;
-            }
+            pieces.push((offset, n));
             offset += n;
         }
         next_free = next_free.max(end);
+    }
+    pieces
+}
+
+/// Ranges of `data` made of blocks that are not all zero, merged when adjacent.
+fn nonzero_runs(data: &[u8], block: usize) -> Vec<(usize, usize)> {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for (index, piece) in data.chunks(block).enumerate() {
+        if fsutil::is_zero(piece) {
+            continue;
+        }
+        let start = index * block;
+        let end = start + piece.len();
+        match runs.last_mut() {
+            Some((_, run_end)) if *run_end == start => *run_end = end,
+            _ => runs.push((start, end)),
+        }
+    }
+    runs
+}
+
+fn write_chunks(
+    full: &mpsc::Receiver<Chunk>,
+    free: &mpsc::Sender<Vec<u8>>,
+    sink: &mut dyn Sink,
+    out: &File,
+    target: &Path,
+) -> Result<()> {
+    let mut unflushed = 0u64;
+    for chunk in full.iter() {
+        for &(start, end) in &chunk.runs {
+            let data = &chunk.buf[start..end.min(chunk.len)];
+            write_run(sink, data, chunk.offset + start as u64, target)?;
+            unflushed += data.len() as u64;
+        }
+        if unflushed >= WRITEBACK_EVERY {
+            fsutil::start_writeback(out);
+            unflushed = 0;
+        }
+        // The reader may have finished and left; then the buffer is simply dropped.
+        let _ = free.send(chunk.buf);
     }
     Ok(())
 }
