@@ -504,6 +504,23 @@ impl Network {
     pub fn to_xml(&self) -> String {
         self.to_element().to_xml()
     }
+
+    /// Formats the definition of a running network as `virsh net-dumpxml`
+    /// shows it: `connections='N'` on the root when guests are attached, and
+    /// for NAT the source port range in use (`<nat><port start='1024'
+    /// end='65535'/>` unless configured otherwise).
+    pub fn to_live_xml(&self, connections: u32) -> String {
+        let mut live = self.clone();
+        if live.forward.mode == ForwardMode::Nat {
+            live.forward.nat.ports = Some(live.forward.nat.effective_ports());
+        }
+        let mut root = live.to_element();
+        if connections > 0 {
+            root.attrs
+                .insert(0, ("connections".to_string(), connections.to_string()));
+        }
+        root.to_xml()
+    }
 }
 
 fn parse_bridge(el: &Element, network: &str) -> Result<Bridge, XmlError> {

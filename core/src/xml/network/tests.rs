@@ -237,3 +237,18 @@ fn unset_values_are_fixed_points() {
         assert!(Network::parse(&net(body)).is_ok(), "{body}");
     }
 }
+
+#[test]
+fn live_xml_shows_connections_and_the_nat_port_range() {
+    let n = Network::parse(&net(&format!("<forward mode='nat'/>{IP}"))).expect("valid");
+    let live = n.to_live_xml(2);
+    assert!(live.starts_with("<network connections='2'>"), "{live}");
+    assert!(live.contains("<port start='1024' end='65535'/>"), "{live}");
+    // The live form is accepted back as a definition (connections ignored).
+    let again = Network::parse(&live).expect("reparses");
+    assert_eq!(
+        again.forward.nat.effective_ports(),
+        n.forward.nat.effective_ports()
+    );
+    assert!(!n.to_live_xml(0).contains("connections"));
+}
