@@ -225,6 +225,11 @@ pub fn escape(s: &str) -> String {
             '&' => o.push_str("&amp;"),
             '\'' => o.push_str("&apos;"),
             '"' => o.push_str("&quot;"),
+            // A reader normalises literal tabs and line breaks in attribute
+            // values to spaces; character references keep them.
+            '\n' => o.push_str("&#10;"),
+            '\r' => o.push_str("&#13;"),
+            '\t' => o.push_str("&#9;"),
             c => o.push(c),
         }
     }
@@ -524,6 +529,13 @@ mod tests {
         let again = Element::parse(&el.to_xml()).expect("reparses");
         assert_eq!(again.child("metadata"), el.child("metadata"));
         assert!(el.to_xml().contains("<name>a&amp;b</name>"));
+    }
+
+    #[test]
+    fn attribute_line_breaks_survive_a_round_trip() {
+        let el = Element::new("a").with_attr("v", "x\ny\tz\r");
+        let again = Element::parse(&el.to_xml()).expect("reparses");
+        assert_eq!(again.attr("v"), Some("x\ny\tz\r"));
     }
 
     #[test]
