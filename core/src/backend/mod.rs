@@ -2,6 +2,8 @@
 //! the `hangar` driver with its on-disk store.
 
 pub mod definition;
+pub mod hangar_driver;
+pub mod store;
 pub mod test_driver;
 pub mod uri;
 
@@ -15,8 +17,8 @@ pub fn open_driver(uri: &str, events: EventSink) -> Result<Box<dyn Driver>, ApiE
         DriverUri::TestFile(path) => {
             Ok(Box::new(test_driver::TestDriver::open_file(&path, events)?))
         }
-        DriverUri::HangarSession | DriverUri::HangarSystem => Err(ApiError::unsupported(
-            "the hangar driver is not available in this build yet",
-        )),
+        u @ (DriverUri::HangarSession | DriverUri::HangarSystem) => {
+            Ok(Box::new(hangar_driver::HangarDriver::open(&u, events)?))
+        }
     }
 }

@@ -1,0 +1,298 @@
+//! The `hangar` driver: definitions in the on-disk [`Store`], dir pools and
+//! volumes through the storage engine.
+//!
+//! Every command first re-syncs the store, so it sees what other processes
+//! (the GUI, other `hangarctl`s) changed; every change goes through the
+//! store's lock and is re-checked under it. Changes made elsewhere become
+//! events on the next poll. Until the VMM and virtual networks exist,
+//! starting a domain or a network says so clearly.
+
+mod domains;
+mod networks;
+mod pools;
+mod volumes;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::api::{
+    ApiError, Command, Driver, Event, EventSink, HostInfo, ObjectEvent, ObjectKind, Reply,
+    StoreProblem,
+};
+use crate::backend::definition::{capabilities, host};
+use crate::backend::store::{Change, Store, StorePaths};
+use crate::backend::DriverUri;
+
+/// How often the store is checked for changes made by other processes.
+const WATCH_PERIOD: Duration = Duration::from_millis(500);
+
+/// The hangar driver of one connection.
+pub struct HangarDriver {
+    store: Store,
+    events: EventSink,
+    host: HostInfo,
+    reported: BTreeSet<String>,
+}
+
+impl HangarDriver {
+    /// Opens `hangar:///session` or `hangar:///system`.
+    pub fn open(uri: &DriverUri, events: EventSink) -> Result<Self, ApiError> {
+        let paths = match uri {
+            DriverUri::HangarSession => StorePaths::session()?,
+            DriverUri::HangarSystem => {
+                // SAFETY: geteuid has no preconditions and cannot fail.
+                check_system_access(unsafe { libc::geteuid() })?;
+                StorePaths::system()
+            }
+            other => {
+                return Err(ApiError::NoDriver {
+                    uri: other.canonical(),
+                })
+            }
+        };
+        HangarDriver::open_at(&uri.canonical(), paths, events)
+    }
+
+    /// Opens a store at explicit folders (tests, custom setups).
+    pub fn open_at(uri: &str, paths: StorePaths, events: EventSink) -> Result<Self, ApiError> {
+        let first_use = !paths.data.join("pools").exists();
+        let store = Store::open(paths).map_err(name_permission_problem)?;
+        let (cpu_model, mhz) = host::cpu_model();
+        let cpus = host::cpu_count();
+        let host = HostInfo {
+            uri: uri.to_string(),
+            hostname: host::hostname(),
+            hypervisor: "Hangar".to_string(),
+            hypervisor_version: env!("CARGO_PKG_VERSION").to_string(),
+            cpu_model,
+            cpus,
+            mhz,
+            nodes: 1,
+            sockets: 1,
+            cores: cpus,
+            threads: 1,
+            memory_kib: host::memory_kib().0,
+        };
+        let mut driver = HangarDriver {
+            store,
+            events,
+            host,
+            reported: BTreeSet::new(),
+        };
+        {
+            let _lock = driver.store.lock()?;
+            driver.store.remove_stale_temps()?;
+            driver.refresh()?;
+            if first_use {
+                driver.create_default_pool()?;
+            }
+            driver.autostart_once()?;
+        }
+        Ok(driver)
+    }
+
+    /// Re-reads the store and broadcasts what other processes changed.
+    fn refresh(&mut self) -> Result<(), ApiError> {
+        let domains = self.store.domains.sync()?;
+        let networks = self.store.networks.sync()?;
+        let pools = self.store.pools.sync()?;
+        for (kind, changes) in [
+            (ObjectKind::Domain, domains),
+            (ObjectKind::Network, networks),
+            (ObjectKind::Pool, pools),
+        ] {
+            for change in changes {
+                self.announce(kind, change);
+            }
+        }
+        Ok(())
+    }
+
+    fn announce(&mut self, kind: ObjectKind, change: Change) {
+        let (name, event) = match change {
+            Change::Defined(n) => (n, ObjectEvent::Defined),
+            Change::Changed(n) => (n, ObjectEvent::Changed),
+            Change::Undefined(n) => (n, ObjectEvent::Undefined),
+            Change::Problem(problem) => {
+                self.report(problem);
+                return;
+            }
+        };
+        self.emit(kind, &name, None, event);
+    }
+
+    /// Logs a definition that cannot be loaded (once per process) and broadcasts it.
+    fn report(&mut self, problem: StoreProblem) {
+        let line = format!("{}: {}", problem.path, problem.message);
+        if self.reported.insert(line.clone()) {
+            eprintln!("warning: ignoring a definition that cannot be loaded: {line}");
+        }
+        self.events.emit(Event::StoreProblem(problem));
+    }
+
+    fn emit(&self, kind: ObjectKind, name: &str, pool: Option<&str>, event: ObjectEvent) {
+        self.events.emit(Event::Object {
+            kind,
+            name: name.to_string(),
+            pool: pool.map(str::to_string),
+            event,
+        });
+    }
+
+    /// Runs a change under the store lock, after re-reading the store.
+    fn locked<T>(
+        &mut self,
+        change: impl FnOnce(&mut Self) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let lock = self.store.lock()?;
+        self.refresh()?;
+        let result = change(self);
+        drop(lock);
+        result
+    }
+
+    fn problems(&self) -> Vec<StoreProblem> {
+        let mut all = self.store.domains.problems();
+        all.extend(self.store.networks.problems());
+        all.extend(self.store.pools.problems());
+        all
+    }
+}
+
+/// `hangar:///system` needs root: say which folders and why.
+fn check_system_access(euid: u32) -> Result<(), ApiError> {
+    if euid == 0 {
+        return Ok(());
+    }
+    let paths = StorePaths::system();
+    Err(ApiError::AccessDenied(format!(
+        "hangar:///system keeps its VMs in {} and {}, which only root may change; \
+         run as root or use hangar:///session",
+        paths.data.display(),
+        paths.runtime.display()
+    )))
+}
+
+/// Turns "Permission denied" on the store's folders into an access error naming them.
+fn name_permission_problem(err: ApiError) -> ApiError {
+    match err {
+        ApiError::Io { op, path, message } if message.contains("Permission denied") => {
+            ApiError::AccessDenied(format!("{op} '{path}': {message}"))
+        }
+        other => other,
+    }
+}
+
+impl Driver for HangarDriver {
+    fn call(&mut self, command: Command) -> Result<Reply, ApiError> {
+        self.refresh()?;
+        match command {
+            Command::HostInfo => Ok(Reply::Host(self.host.clone())),
+            Command::Capabilities => Ok(Reply::Xml(capabilities::document(
+                &self.host,
+                &host_uuid(),
+                "kvm",
+                std::env::consts::ARCH,
+            ))),
+            Command::StoreProblems => Ok(Reply::Problems(self.problems())),
+            c @ (Command::ListDomains
+            | Command::LookupDomain { .. }
+            | Command::DefineDomain { .. }
+            | Command::CreateDomain { .. }
+            | Command::UndefineDomain { .. }
+            | Command::DomainXml { .. }
+            | Command::DomainInfo { .. }
+            | Command::DomainState { .. }
+            | Command::DomainStats { .. }
+            | Command::SetDomainAutostart { .. }
+            | Command::SetDomainMemory { .. }
+            | Command::SetDomainMaxMemory { .. }
+            | Command::SetDomainVcpus { .. }
+            | Command::StartDomain { .. }
+            | Command::ShutdownDomain { .. }
+            | Command::RebootDomain { .. }
+            | Command::ResetDomain { .. }
+            | Command::DestroyDomain { .. }
+            | Command::SuspendDomain { .. }
+            | Command::ResumeDomain { .. }
+            | Command::SaveDomain { .. }
+            | Command::RestoreDomain { .. }
+            | Command::ManagedSave { .. }
+            | Command::ManagedSaveRemove { .. }) => self.domain_command(c),
+            c @ (Command::ListNetworks
+            | Command::LookupNetwork { .. }
+            | Command::DefineNetwork { .. }
+            | Command::CreateNetwork { .. }
+            | Command::UndefineNetwork { .. }
+            | Command::NetworkXml { .. }
+            | Command::NetworkInfo { .. }
+            | Command::StartNetwork { .. }
+            | Command::DestroyNetwork { .. }
+            | Command::SetNetworkAutostart { .. }
+            | Command::UpdateNetwork { .. }
+            | Command::NetworkDhcpLeases { .. }) => self.network_command(c),
+            c @ (Command::ListPools
+            | Command::LookupPool { .. }
+            | Command::DefinePool { .. }
+            | Command::DefinePoolAs(_)
+            | Command::BuildPool { .. }
+            | Command::StartPool { .. }
+            | Command::DestroyPool { .. }
+            | Command::SetPoolAutostart { .. }
+            | Command::RefreshPool { .. }
+            | Command::PoolInfo { .. }
+            | Command::PoolXml { .. }
+            | Command::UndefinePool { .. }
+            | Command::DeletePool { .. }) => self.pool_command(c),
+            c @ (Command::ListVolumes { .. }
+            | Command::LookupVolume { .. }
+            | Command::CreateVolumeAs { .. }
+            | Command::CreateVolumeXml { .. }
+            | Command::CreateVolumeXmlFrom { .. }
+            | Command::CloneVolume { .. }
+            | Command::ResizeVolume { .. }
+            | Command::DeleteVolume { .. }
+            | Command::WipeVolume { .. }
+            | Command::VolumeInfo { .. }
+            | Command::VolumeXml { .. }
+            | Command::VolumePath { .. }) => self.volume_command(c),
+        }
+    }
+
+    fn poll_interval(&self) -> Option<Duration> {
+        Some(WATCH_PERIOD)
+    }
+
+    fn poll(&mut self) {
+        if let Err(e) = self.refresh() {
+            self.report(StoreProblem {
+                path: self.store.paths.data.display().to_string(),
+                message: e.to_string(),
+            });
+        }
+    }
+}
+
+/// The machine's id as a UUID (systemd's `/etc/machine-id`), for capabilities.
+fn host_uuid() -> String {
+    std::fs::read_to_string("/etc/machine-id")
+        .ok()
+        .and_then(|id| uuid::Uuid::parse_str(id.trim()).ok())
+        .unwrap_or_default()
+        .hyphenated()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_uri_needs_root() {
+        assert!(check_system_access(0).is_ok());
+        let err = check_system_access(1000).expect_err("not root");
+        let text = err.to_string();
+        assert!(text.starts_with("access denied: "), "{text}");
+        assert!(text.contains("/var/lib/hangar"), "{text}");
+    }
+}
