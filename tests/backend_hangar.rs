@@ -286,6 +286,11 @@ async fn another_connections_changes_arrive_as_events() {
         )
     })
     .await;
+    // Host usage figures arrive on their own for the Overview graphs.
+    expect_event(&mut rx, |e| {
+        matches!(e, Event::Stats { host, .. } if host.memory_total_kib > 0 && host.cpu_total_ns > 0)
+    })
+    .await;
     // The writer's own changes come as events on its own connection too.
     let mut own = writer.subscribe();
     writer.define_network(NETWORK).await.expect("defines");

@@ -250,6 +250,14 @@ async fn networks_round_trip() {
     .expect("autostart");
     let info = conn.network_info("net10").await.expect("info");
     assert!(info.active && info.autostart && info.persistent);
+    let live = conn
+        .text(Command::NetworkXml {
+            network: "net10".into(),
+            inactive: false,
+        })
+        .await
+        .expect("dumps");
+    assert!(live.contains("<port start='1024' end='65535'/>"), "{live}");
     expect_event(&mut rx, |e| {
         matches!(
             e,

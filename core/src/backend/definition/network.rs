@@ -73,6 +73,25 @@ pub fn canonical(el: &Element) -> Result<String, ApiError> {
     Ok(Network::parse(&el.to_xml())?.to_xml())
 }
 
+/// The document `net-dumpxml` shows for a running network with
+/// `connections` guests attached.
+pub fn live_document(el: &Element, connections: u32) -> Result<String, ApiError> {
+    Ok(Network::parse(&el.to_xml())?.to_live_xml(connections))
+}
+
+/// How many `<interface type='network'>` of `domain` use the network `name`.
+pub fn connections_of(domain: &Element, name: &str) -> u32 {
+    domain
+        .child("devices")
+        .map(|d| {
+            d.children_named("interface")
+                .filter(|i| i.attr("type") == Some("network"))
+                .filter(|i| i.child("source").and_then(|s| s.attr("network")) == Some(name))
+                .count() as u32
+        })
+        .unwrap_or(0)
+}
+
 /// Static DHCP hosts of the network's IPv4 ranges, as leases that never expire
 /// (what a network with no running DHCP server can promise).
 pub fn static_leases(el: &Element) -> Vec<DhcpLease> {

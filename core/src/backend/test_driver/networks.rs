@@ -159,8 +159,18 @@ impl TestDriver {
             Command::NetworkXml { network, inactive } => {
                 let i = self.find_network(&network)?;
                 let n = &self.networks[i];
-                let el = if inactive { &n.config } else { n.current() };
-                Ok(Reply::Xml(network::canonical(el)?))
+                match (&n.live, inactive) {
+                    (Some(live), false) => {
+                        let connections = self
+                            .domains
+                            .iter()
+                            .filter_map(|d| d.live.as_ref())
+                            .map(|d| network::connections_of(d, &n.name))
+                            .sum();
+                        Ok(Reply::Xml(network::live_document(live, connections)?))
+                    }
+                    _ => Ok(Reply::Xml(network::canonical(&n.config)?)),
+                }
             }
             Command::StartNetwork { network } => {
                 let i = self.find_network(&network)?;
