@@ -386,7 +386,7 @@ impl IpDef {
                     });
                 }
                 "host" => {
-                    let host = self.parse_host(child, network)?;
+                    let host = self.parse_host(child, network, false)?;
                     self.dhcp_hosts.push(host);
                 }
                 "bootp" if self.address.is_ipv4() => {
@@ -408,7 +408,14 @@ impl IpDef {
         Ok(())
     }
 
-    fn parse_host(&self, el: &Element, network: &str) -> Result<DhcpHost, XmlError> {
+    /// Parses a `<host>` of this `<ip>`'s DHCP. `partial` accepts what
+    /// `net-update ... delete` matches on: any one of mac, name or ip.
+    pub(crate) fn parse_host(
+        &self,
+        el: &Element,
+        network: &str,
+        partial: bool,
+    ) -> Result<DhcpHost, XmlError> {
         let v6 = self.address.is_ipv6();
         let mac = match el.attr("mac") {
             None => None,
@@ -455,6 +462,20 @@ impl IpDef {
             .attr("ip")
             .map(|s| values::ip_addr("<host ip>", s))
             .transpose()?;
+        if partial {
+            if mac.is_none() && name.is_none() && ip.is_none() {
+                return Err(XmlError::Conflict(format!(
+                    "at least one of name, mac, or ip must be given to match a static host of network '{network}'"
+                )));
+            }
+            return Ok(DhcpHost {
+                mac,
+                id,
+                name,
+                ip,
+                lease: Lease::parse_child(el)?,
+            });
+        }
         if v6 && id.is_none() && name.is_none() {
             return Err(XmlError::Conflict(format!(
                 "a static host in IPv6 network '{network}' must have an id or name attribute"

@@ -16,6 +16,7 @@ mod forward;
 mod ip;
 mod port;
 mod route;
+mod update;
 mod values;
 
 #[cfg(test)]
@@ -30,6 +31,7 @@ pub use port::{
     Bandwidth, NativeMode, PortGroup, Rate, VirtualPort, VirtualPortType, Vlan, VlanTag,
 };
 pub use route::Route;
+pub use update::UpdateCommand;
 pub use values::{address_range_size, mask_address, prefix_to_netmask};
 
 use super::{ids, parse_root, tree::Node, Element, MacAddr, XmlError};
@@ -282,7 +284,7 @@ impl Network {
 
     /// Cross-element checks that depend on the forward mode, the routes'
     /// gateways and the port groups (libvirt's parse-time validation).
-    fn validate(&self, bridge_el: Option<&Element>) -> Result<(), XmlError> {
+    pub(crate) fn validate(&self, bridge_el: Option<&Element>) -> Result<(), XmlError> {
         let name = &self.name;
         let mode = self.forward.mode;
         let label = mode.label();
