@@ -846,3 +846,36 @@ fn dir_pool_lifecycle() {
     std::fs::write(&file, b"x").expect("file");
     assert!(dir_pool::build(&file, 0o755).is_err());
 }
+
+#[test]
+fn version2_overlay_resize_and_clone() {
+    let dir = Scratch::new("v2-overlay");
+    let base = dir.path("base.img");
+    raw_with_pattern(&base, 8 * MIB);
+    let overlay = dir.path("overlay.qcow2");
+    let mut opts = qcow2(4 * MIB);
+    opts.compat = Some("0.10".into());
+    opts.backing = Some((PathBuf::from("base.img"), VolumeFormat::Raw));
+    create_volume(&overlay, &opts).expect("overlay");
+    qemu_io(&overlay, "qcow2", &["write -P 0x31 1M 64k"]);
+    resize_volume(&overlay, 8 * MIB, false).expect("grow v2 overlay");
+    let info = assert_agrees(&overlay);
+    assert_eq!(
+        (info.capacity, info.compat.as_deref()),
+        (8 * MIB, Some("0.10"))
+    );
+    qemu_io(
+        &overlay,
+        "qcow2",
+        &[
+            "read -P 0xa5 0 1M",
+            "read -P 0x31 1M 64k",
+            "read -P 0 4M 4M",
+        ],
+    );
+    let flat = dir.path("flat.qcow2");
+    clone_volume(&overlay, &flat, None).expect("clone");
+    let info = assert_agrees(&flat);
+    assert_eq!((info.backing, info.compat.as_deref()), (None, Some("0.10")));
+    assert_same_data(&overlay, &flat);
+}

@@ -198,18 +198,23 @@ impl Header {
         Ok(header)
     }
 
+    /// The backing file of the image at `path`, resolved as qemu does: a
+    /// relative name is relative to the image's directory.
+    pub fn backing_path(&self, path: &Path) -> Option<std::path::PathBuf> {
+        let backing = Path::new(self.backing_file.as_ref()?);
+        Some(match path.parent() {
+            Some(dir) if backing.is_relative() => dir.join(backing),
+            _ => backing.to_path_buf(),
+        })
+    }
+
     /// Fails with [`StorageError::BackingNotFound`] if the image at `path`
     /// names a backing file that does not exist.
     pub fn check_backing_present(&self, path: &Path) -> Result<()> {
-        let Some(name) = &self.backing_file else {
+        let (Some(name), Some(resolved)) = (&self.backing_file, self.backing_path(path)) else {
             return Ok(());
         };
         let backing = Path::new(name);
-        // A relative name is relative to the image's directory, as qemu reads it.
-        let resolved = match path.parent() {
-            Some(dir) if backing.is_relative() => dir.join(backing),
-            _ => backing.to_path_buf(),
-        };
         match std::fs::metadata(&resolved) {
             Ok(_) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -10,7 +10,7 @@ use imago::{FormatAccess, FormatDriverBuilder, PermissiveImplicitOpenGate};
 use super::create::{check_capacity, check_qcow2_size, imago_storage, Qcow2Plan};
 use super::error::{Result, StorageError};
 use super::fsutil::{self, open_volume, TempVolume};
-use super::probe::detect_format;
+use super::probe::{detect_format, probe_volume};
 use super::qcow2::Header;
 use super::VolumeFormat;
 
@@ -44,14 +44,7 @@ pub fn resize_volume(path: &Path, new_capacity: u64, allow_shrink: bool) -> Resu
             .map_err(|e| StorageError::io_raw(path, "cannot open qcow2 image", e))?;
         let mut image = FormatAccess::new(image);
         let result = if new_capacity > header.size {
-            // With a backing file the new range must not show the backing data
-            // beyond the old end, so it is marked as zeroes.
-            let mode = if header.backing_file.is_some() {
-                PreallocateMode::Zero
-            } else {
-                PreallocateMode::None
-            };
-            image.resize_grow(new_capacity, mode)
+            grow_qcow2(&image, &header, path, new_capacity)
         } else {
             image.resize_shrink(new_capacity)
         };
@@ -61,6 +54,37 @@ pub fn resize_volume(path: &Path, new_capacity: u64, allow_shrink: bool) -> Resu
     }
     file.sync_all()
         .map_err(|e| StorageError::io_raw(path, "cannot sync volume", e))
+}
+
+/// Grows a qcow2 image. The new range must read as zeroes, not as whatever a
+/// larger backing file holds there: version 3 marks it as zero clusters,
+/// version 2 (which has no zero clusters) gets explicit zero data where the
+/// backing file reaches.
+fn grow_qcow2(
+    image: &FormatAccess<ImagoFile>,
+    header: &Header,
+    path: &Path,
+    new_capacity: u64,
+) -> std::io::Result<()> {
+    let Some(backing) = header.backing_path(path) else {
+        return image.resize_grow(new_capacity, PreallocateMode::None);
+    };
+    if header.version >= 3 {
+        return image.resize_grow(new_capacity, PreallocateMode::Zero);
+    }
+    let backing_size = probe_volume(&backing)
+        .map_err(std::io::Error::other)?
+        .capacity;
+    image.resize_grow(new_capacity, PreallocateMode::None)?;
+    let zeroes = vec![0u8; 1 << 20];
+    let mut offset = header.size;
+    let end = new_capacity.min(backing_size);
+    while offset < end {
+        let n = (end - offset).min(zeroes.len() as u64);
+        image.write(&zeroes[..n as usize], offset)?;
+        offset += n;
+    }
+    Ok(())
 }
 
 fn check_shrink(path: &Path, current: u64, requested: u64, allow_shrink: bool) -> Result<()> {
