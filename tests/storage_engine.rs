@@ -879,3 +879,35 @@ fn version2_overlay_resize_and_clone() {
     assert_eq!((info.backing, info.compat.as_deref()), (None, Some("0.10")));
     assert_same_data(&overlay, &flat);
 }
+
+#[test]
+fn clone_with_tiny_clusters_grows_refcount_structures() {
+    // 512-byte clusters: one refcount block covers 128 KiB and the first
+    // refcount table only 8 MiB, so 12 MiB of data makes both grow.
+    let dir = Scratch::new("tiny-clusters");
+    let raw = dir.path("data.img");
+    create_volume(&raw, &CreateOptions::new(VolumeFormat::Raw, 64 * MIB)).expect("raw");
+    qemu_io(
+        &raw,
+        "raw",
+        &["write -P 0x17 0 12M", "write -P 0x18 60M 1M"],
+    );
+    let src = dir.path("src.qcow2");
+    let mut opts = qcow2(64 * MIB);
+    opts.cluster_size = Some(512);
+    opts.nocow = true; // ignored where the file system has no such attribute
+    create_volume(&src, &opts).expect("create");
+    run(tool("qemu-img")
+        .args(["convert", "-n", "-f", "raw", "-O", "qcow2"])
+        .arg(&raw)
+        .arg(&src));
+    let dst = dir.path("dst.qcow2");
+    clone_volume(&src, &dst, None).expect("clone");
+    let info = assert_agrees(&dst);
+    assert_eq!(info.cluster_size, Some(512));
+    assert_same_data(&raw, &dst);
+    let from_raw = dir.path("from-raw.qcow2");
+    clone_volume(&raw, &from_raw, Some(VolumeFormat::Qcow2)).expect("convert");
+    assert_agrees(&from_raw);
+    assert_same_data(&raw, &from_raw);
+}
