@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod backend;
+pub mod cli;
 pub mod network;
 pub mod storage;
 pub mod vmm;

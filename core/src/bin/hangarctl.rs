@@ -1,6 +1,6 @@
 //! `hangarctl`: a virsh-compatible command line over Hangar's backend.
 
 fn main() {
-    eprintln!("error: hangarctl has no commands yet");
-    std::process::exit(1);
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    std::process::exit(hangar_core::cli::main(argv));
 }

@@ -1,0 +1,247 @@
+//! `net-*` commands.
+
+use super::{by_name, call, done, fail, print_xml, read_file, text, Target};
+use crate::api::{ApiError, Command, Connection, NetworkInfo, Reply};
+use crate::cli::args::Args;
+use crate::cli::edit::{self, EditOutcome, Editable};
+use crate::cli::format::{field, yes_no, Table};
+use crate::cli::{CliError, Session};
+
+fn network_reply(reply: Reply) -> Result<NetworkInfo, ApiError> {
+    match reply {
+        Reply::Network(n) => Ok(n),
+        other => Err(other.unexpected("network")),
+    }
+}
+
+pub(super) fn list(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
+    let modes = [a.flag("table"), a.flag("name"), a.flag("uuid")];
+    if modes.iter().filter(|m| **m).count() > 1 {
+        return Err(CliError::msg(
+            "Only one argument from --table, --name and --uuid may be specified.",
+        ));
+    }
+    let mut nets = match call(c, Command::ListNetworks).map_err(|e| {
+        fail(
+            e,
+            Target::Network(""),
+            Some("Failed to list networks".into()),
+        )
+    })? {
+        Reply::Networks(v) => v,
+        other => {
+            return Err(fail(
+                other.unexpected("networks"),
+                Target::Network(""),
+                None,
+            ))
+        }
+    };
+    let (want_active, want_inactive) = if a.flag("all") {
+        (true, true)
+    } else if a.flag("inactive") {
+        (false, true)
+    } else {
+        (true, false)
+    };
+    nets.retain(|n| {
+        (if n.active { want_active } else { want_inactive })
+            && (!(a.flag("persistent") || a.flag("transient"))
+                || (a.flag("persistent") && n.persistent)
+                || (a.flag("transient") && !n.persistent))
+            && (!(a.flag("autostart") || a.flag("no-autostart"))
+                || (a.flag("autostart") && n.autostart)
+                || (a.flag("no-autostart") && !n.autostart))
+    });
+    nets.sort_by(|x, y| by_name(&x.name, &y.name));
+    if a.flag("uuid") || a.flag("name") {
+        for n in &nets {
+            let line = if a.flag("uuid") { &n.uuid } else { &n.name };
+            s.print(&format!("{line}\n"));
+        }
+        return Ok(());
+    }
+    let mut table = Table::new(&["Name", "State", "Autostart", "Persistent"]);
+    for n in &nets {
+        table.row(&[
+            n.name.as_str(),
+            if n.active { "active" } else { "inactive" },
+            yes_no(n.autostart),
+            yes_no(n.persistent),
+        ]);
+    }
+    let quiet = s.quiet();
+    s.print(&table.render(!quiet));
+    Ok(())
+}
+
+pub(super) fn define(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
+    let file = a.req("file")?;
+    let xml = read_file(file)?;
+    let net = call(c, Command::DefineNetwork { xml })
+        .and_then(network_reply)
+        .map_err(|e| CliError::Api {
+            context: format!("Failed to define network from {file}"),
+            source: e,
+        })?;
+    s.print_extra(&format!("Network {} defined from {file}\n", net.name));
+    Ok(())
+}
+
+pub(super) fn info(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
+    let name = a.req("network")?;
+    let n = call(
+        c,
+        Command::NetworkInfo {
+            network: name.to_string(),
+        },
+    )
+    .and_then(network_reply)
+    .map_err(|e| fail(e, Target::Network(name), None))?;
+    let mut out = field("Name:", &n.name);
+    out.push_str(&field("UUID:", &n.uuid));
+    out.push_str(&field("Active:", yes_no(n.active)));
+    out.push_str(&field("Persistent:", yes_no(n.persistent)));
+    out.push_str(&field("Autostart:", yes_no(n.autostart)));
+    if let Some(bridge) = &n.bridge {
+        out.push_str(&field("Bridge:", bridge));
+    }
+    s.print(&out);
+    Ok(())
+}
+
+pub(super) fn dumpxml(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
+    let name = a.req("network")?;
+    let xml = text(
+        c,
+        Command::NetworkXml {
+            network: name.to_string(),
+            inactive: a.flag("inactive"),
+        },
+    )
+    .map_err(|e| fail(e, Target::Network(name), None))?;
+    print_xml(s, &xml);
+    Ok(())
+}
+
+struct EditNetwork<'a> {
+    conn: &'a Connection,
+    name: &'a str,
+}
+
+impl Editable for EditNetwork<'_> {
+    fn current_xml(&mut self) -> Result<String, CliError> {
+        text(
+            self.conn,
+            Command::NetworkXml {
+                network: self.name.to_string(),
+                inactive: true,
+            },
+        )
+        .map_err(|e| fail(e, Target::Network(self.name), None))
+    }
+
+    fn define(&mut self, xml: &str, _validate: bool) -> Result<String, CliError> {
+        call(
+            self.conn,
+            Command::DefineNetwork {
+                xml: xml.to_string(),
+            },
+        )
+        .and_then(network_reply)
+        .map(|n| n.name)
+        .map_err(|e| CliError::Failed(vec![e.to_string()]))
+    }
+}
+
+pub(super) fn edit(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
+    let name = a.req("network")?;
+    s.flush();
+    let mut object = EditNetwork { conn: c, name };
+    match edit::edit(&mut object, false)? {
+        EditOutcome::NotChanged => {
+            s.print_extra(&format!("Network {name} XML configuration not changed.\n"))
+        }
+        EditOutcome::Edited(new) => {
+            s.print_extra(&format!("Network {new} XML configuration edited.\n"))
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn autostart(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
+    let name = a.req("network")?;
+    let enabled = !a.flag("disable");
+    let op = if enabled {
+        format!("failed to mark network {name} as autostarted")
+    } else {
+        format!("failed to unmark network {name} as autostarted")
+    };
+    done(
+        c,
+        Command::SetNetworkAutostart {
+            network: name.to_string(),
+            enabled,
+        },
+    )
+    .map_err(|e| fail(e, Target::Network(name), Some(op)))?;
+    if enabled {
+        s.print_extra(&format!("Network {name} marked as autostarted\n"));
+    } else {
+        s.print_extra(&format!("Network {name} unmarked as autostarted\n"));
+    }
+    Ok(())
+}
+
+fn simple(
+    s: &mut Session,
+    c: &Connection,
+    a: &Args,
+    command: fn(String) -> Command,
+    failed: &str,
+    succeeded: &str,
+) -> Result<(), CliError> {
+    let name = a.req("network")?;
+    done(c, command(name.to_string())).map_err(|e| {
+        fail(
+            e,
+            Target::Network(name),
+            Some(format!("Failed to {failed} network {name}")),
+        )
+    })?;
+    s.print_extra(&format!("Network {name} {succeeded}\n"));
+    Ok(())
+}
+
+pub(super) fn undefine(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
+    simple(
+        s,
+        c,
+        a,
+        |network| Command::UndefineNetwork { network },
+        "undefine",
+        "has been undefined",
+    )
+}
+
+pub(super) fn start(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
+    simple(
+        s,
+        c,
+        a,
+        |network| Command::StartNetwork { network },
+        "start",
+        "started",
+    )
+}
+
+pub(super) fn destroy(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
+    simple(
+        s,
+        c,
+        a,
+        |network| Command::DestroyNetwork { network },
+        "destroy",
+        "destroyed",
+    )
+}
