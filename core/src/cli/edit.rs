@@ -254,7 +254,7 @@ impl RawTerminal {
         // SAFETY: cfmakeraw only edits the struct it is given.
         unsafe { libc::cfmakeraw(&mut raw) };
         // SAFETY: as above; a failure leaves the terminal as it was.
-        if unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSAFLUSH, &raw) } != 0 {
+        if unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &raw) } != 0 {
             return RawTerminal { saved: None };
         }
         RawTerminal { saved: Some(saved) }
@@ -265,7 +265,7 @@ impl Drop for RawTerminal {
     fn drop(&mut self) {
         if let Some(saved) = &self.saved {
             // SAFETY: restores the attributes read in `enter` on the same fd.
-            unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSAFLUSH, saved) };
+            unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, saved) };
         }
     }
 }

@@ -45,7 +45,7 @@ impl Table {
         if with_header {
             render_row(&mut out, &self.header, &widths);
             for w in &widths {
-                out.extend(std::iter::repeat('-').take(w + 3));
+                out.push_str(&"-".repeat(w + 3));
             }
             out.push('\n');
         }
@@ -63,7 +63,7 @@ fn render_row(out: &mut String, row: &[String], widths: &[usize]) {
         out.push_str(cell);
         if i < last {
             let pad = w - display_width(cell) + 2;
-            out.extend(std::iter::repeat(' ').take(pad));
+            out.push_str(&" ".repeat(pad));
         }
     }
     out.push('\n');

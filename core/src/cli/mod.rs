@@ -150,6 +150,7 @@ fn run_words(session: &mut Session, words: &[String]) -> Outcome {
     let Some((name, rest)) = words.split_first() else {
         return Outcome::Ok;
     };
+    session.flush();
     let Some(spec) = spec::find(name) else {
         report_error(&CliError::Usage(format!("unknown command: '{name}'")));
         return Outcome::Failed;
@@ -165,6 +166,7 @@ fn run_words(session: &mut Session, words: &[String]) -> Outcome {
         return Outcome::Quit(true);
     }
     let result = commands::dispatch(session, spec, &parsed);
+    session.flush();
     if let Err(e) = &result {
         report_error(e);
     }
@@ -186,14 +188,14 @@ fn run_shell(session: &mut Session) -> i32 {
         session.print_extra(shell::banner());
     }
     let mut last_ok = true;
-    let mut input = stdin.lock();
     loop {
         if interactive {
             session.print(shell::PROMPT);
             session.flush();
         }
         let mut line = String::new();
-        match input.read_line(&mut line) {
+        // The lock is taken per line: `edit` reads its answer from the same stdin.
+        match stdin.lock().read_line(&mut line) {
             Ok(0) => {
                 if interactive {
                     session.print("\n");
@@ -209,6 +211,7 @@ fn run_shell(session: &mut Session) -> i32 {
         let commands = match shell::split_commands(&line) {
             Ok(c) => c,
             Err(e) => {
+                session.flush();
                 report_error(&e);
                 last_ok = false;
                 continue;
