@@ -157,6 +157,10 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("console", Domain, "connect to the guest console", "Connect the virtual serial console for the guest", &[
         DOMAIN,
     ]),
+    cmd("create", Domain, "create a domain from an XML file", "Create a domain.", &[
+        req("file", "file containing an XML domain description"),
+        flag("paused", "leave the guest paused after creation"),
+    ]),
     cmd("define", Domain, "define (but don't start) a domain from an XML file", "Define a domain.", &[
         req("file", "file containing an XML domain description"),
     ]),
@@ -173,6 +177,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("managedsave", Domain, "managed save of a domain state", "Save and destroy a running domain, so it can be restarted from\n    the same state at a later time.  When the virsh 'start'\n    command is next run for the domain, it will automatically\n    be started from this saved state.", &[
         DOMAIN,
     ]),
+    cmd("managedsave-remove", Domain, "Remove managed save of a domain", "Remove an existing managed save state file from a domain", &[DOMAIN]),
     cmd("reboot", Domain, "reboot a domain", "Run a reboot command in the target domain.", &[
         DOMAIN,
     ]),
@@ -242,6 +247,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         flag("table", "list table (default)"),
     ]),
     // Host and hypervisor.
+    cmd("capabilities", Host, "capabilities", "Returns capabilities of hypervisor/driver.", &[]),
     cmd("hostname", Host, "print the hypervisor hostname", "", &[]),
     cmd("nodeinfo", Host, "node information", "Returns basic information about the node.", &[]),
     cmd("uri", Host, "print the hypervisor canonical URI", "", &[]),
@@ -250,6 +256,9 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("net-autostart", Network, "autostart a network", "Configure a network to be automatically started at boot.", &[
         NETWORK,
         flag("disable", "disable autostarting"),
+    ]),
+    cmd("net-create", Network, "create a network from an XML file", "Create a network.", &[
+        req("file", "file containing an XML network description"),
     ]),
     cmd("net-define", Network, "define an inactive persistent virtual network or modify an existing persistent one from an XML file", "Define or modify a persistent virtual network.", &[
         req("file", "file containing an XML network description"),

@@ -37,6 +37,8 @@ pub(super) fn dispatch(
     match name {
         "list" => list(s, c, a),
         "define" => define(s, c, a),
+        "create" => create(s, c, a),
+        "managedsave-remove" => managedsave_remove(s, c, a),
         "undefine" => undefine(s, c, a),
         "dumpxml" => dumpxml(s, c, a),
         "dominfo" => dominfo(s, c, a),
@@ -142,6 +144,31 @@ fn define(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
             source: e,
         })?;
     s.print_extra(&format!("Domain '{}' defined from {file}\n", dom.name));
+    Ok(())
+}
+
+fn create(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
+    let file = a.req("file")?;
+    let xml = read_file(file)?;
+    let dom = call(c, Command::CreateDomain { xml })
+        .and_then(domain_reply)
+        .map_err(|e| CliError::Api {
+            context: format!("Failed to create domain from {file}"),
+            source: e,
+        })?;
+    if a.flag("paused") {
+        done(
+            c,
+            Command::SuspendDomain {
+                domain: dom.name.clone(),
+            },
+        )
+        .map_err(|e| CliError::Api {
+            context: format!("Failed to suspend domain '{}'", dom.name),
+            source: e,
+        })?;
+    }
+    s.print_extra(&format!("Domain '{}' created from {file}\n", dom.name));
     Ok(())
 }
 
@@ -467,6 +494,29 @@ fn managedsave(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError
         )
     })?;
     s.print_extra(&format!("\nDomain '{name}' state saved by libvirt\n"));
+    Ok(())
+}
+
+fn managedsave_remove(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
+    let name = a.req("domain")?;
+    let d = lookup(c, name)?;
+    if !d.managed_save {
+        s.print_extra(&format!(
+            "Domain '{name}' has no manage save image; removal skipped\n"
+        ));
+        return Ok(());
+    }
+    done(
+        c,
+        Command::ManagedSaveRemove {
+            domain: d.name.clone(),
+        },
+    )
+    .map_err(|e| CliError::Api {
+        context: format!("Failed to remove managed save image for domain '{name}'"),
+        source: e,
+    })?;
+    s.print_extra(&format!("Removed managedsave image for domain '{name}'\n"));
     Ok(())
 }
 

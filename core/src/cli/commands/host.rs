@@ -1,6 +1,6 @@
 //! Host commands: `nodeinfo`, `hostname`, `uri`, `version`.
 
-use super::call;
+use super::{call, print_xml, text};
 use crate::api::{Command, Connection, HostInfo, Reply};
 use crate::cli::format::wide_field;
 use crate::cli::{CliError, Session};
@@ -45,5 +45,16 @@ pub(super) fn version(s: &mut Session, c: &Connection) -> Result<(), CliError> {
         "Compiled against library: hangar {ours}\nUsing library: hangar {ours}\nUsing API: {} {ours}\nRunning hypervisor: {} {}\n",
         h.hypervisor, h.hypervisor, h.hypervisor_version
     ));
+    Ok(())
+}
+
+pub(super) fn capabilities(s: &mut Session, c: &Connection) -> Result<(), CliError> {
+    let xml = text(c, Command::Capabilities).map_err(|e| {
+        CliError::Failed(vec![
+            "failed to get capabilities".to_string(),
+            e.to_string(),
+        ])
+    })?;
+    print_xml(s, &xml);
     Ok(())
 }

@@ -31,6 +31,7 @@ pub fn dispatch(s: &mut Session, spec: &CommandSpec, a: &Args) -> Result<(), Cli
     match spec.name {
         "net-list" => network::list(s, c, a),
         "net-define" => network::define(s, c, a),
+        "net-create" => network::create(s, c, a),
         "net-info" => network::info(s, c, a),
         "net-dumpxml" => network::dumpxml(s, c, a),
         "net-edit" => network::edit(s, c, a),
@@ -62,6 +63,7 @@ pub fn dispatch(s: &mut Session, spec: &CommandSpec, a: &Args) -> Result<(), Cli
         "vol-path" => volume::path(s, c, a),
         "vol-wipe" => volume::wipe(s, c, a),
         "nodeinfo" => host::nodeinfo(s, c),
+        "capabilities" => host::capabilities(s, c),
         "hostname" => host::hostname(s, c),
         "uri" => host::uri(s, c),
         "version" => host::version(s, c),

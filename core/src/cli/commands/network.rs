@@ -88,6 +88,19 @@ pub(super) fn define(s: &mut Session, c: &Connection, a: &Args) -> Result<(), Cl
     Ok(())
 }
 
+pub(super) fn create(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
+    let file = a.req("file")?;
+    let xml = read_file(file)?;
+    let net = call(c, Command::CreateNetwork { xml })
+        .and_then(network_reply)
+        .map_err(|e| CliError::Api {
+            context: format!("Failed to create network from {file}"),
+            source: e,
+        })?;
+    s.print_extra(&format!("Network {} created from {file}\n", net.name));
+    Ok(())
+}
+
 pub(super) fn info(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
     let name = a.req("network")?;
     let n = call(
