@@ -165,6 +165,14 @@ fn run_words(session: &mut Session, words: &[String]) -> Outcome {
     if spec.name == "quit" || spec.name == "exit" {
         return Outcome::Quit(true);
     }
+    // Like virsh, a connection that cannot open fails the command before it runs
+    // (no trailing empty line).
+    if !matches!(spec.name, "help" | "connect") {
+        if let Err(e) = session.connection() {
+            report_error(&e);
+            return Outcome::Failed;
+        }
+    }
     let result = commands::dispatch(session, spec, &parsed);
     session.flush();
     if let Err(e) = &result {
