@@ -36,12 +36,18 @@ net-info 192.168.10.0
     let run = sb.shell(&["-c", "test:///default"], input, &[("EDITOR", &editor)]);
     let uuid = run.field("UUID:");
     let mac = xml_attr(&run.stdout, "mac", "address");
-    let xml = |end: &str| {
+    // The running network shows libvirt's NAT port range, as in the seed.
+    let xml = |end: &str, live: bool| {
+        let forward = if live {
+            "<forward mode='nat'>\n    <nat>\n      <port start='1024' end='65535'/>\n    </nat>\n  </forward>"
+        } else {
+            "<forward mode='nat'/>"
+        };
         format!(
             "<network>
   <name>192.168.10.0</name>
   <uuid>{uuid}</uuid>
-  <forward mode='nat'/>
+  {forward}
   <bridge name='bridge1' stp='on' delay='0'/>
   <mac address='{mac}'/>
   <domain name='8.8.8.8'/>
@@ -100,8 +106,8 @@ Network 192.168.10.0 has been undefined
 
 
 ",
-        xml("192.168.10.254"),
-        xml("192.168.10.200")
+        xml("192.168.10.254", true),
+        xml("192.168.10.200", false)
     );
     assert_lines(&run.stdout, &expected);
     // The session's status is the last command's: net-info of the undefined network.
