@@ -144,6 +144,79 @@ error: Domain not found: no domain with matching name 'kvm1'
     );
 }
 
+/// Definitions on `hangar:///session` persist between `hangarctl` runs.
+#[test]
+fn domain_definition_on_the_session_driver() {
+    let sb = Sandbox::new("dom-session");
+    sb.write("kvm1.xml", KVM1);
+    sb.run(&["list", "--all"])
+        .ok(" Id   Name   State\n--------------------\n\n");
+    sb.run(&["define", "kvm1.xml"])
+        .ok("Domain 'kvm1' defined from kvm1.xml\n\n");
+    sb.run(&["list", "--all"])
+        .ok(" Id   Name   State\n-----------------------\n -    kvm1   shut off\n\n");
+    sb.run(&["list"])
+        .ok(" Id   Name   State\n--------------------\n\n");
+    let info = sb.run(&["dominfo", "kvm1"]);
+    let uuid = info.field("UUID:");
+    info.ok(&format!(
+        "{}\n",
+        dominfo(&uuid, 1, 1_048_576, 1_048_576, "disable")
+    ));
+    sb.run(&["domstate", "kvm1"]).ok("shut off\n\n");
+
+    sb.run(&["autostart", "kvm1"])
+        .ok("Domain 'kvm1' marked as autostarted\n\n");
+    sb.run(&["setmaxmem", "kvm1", "--size", "2G", "--config"])
+        .ok("\n");
+    sb.run(&["setmem", "kvm1", "--size", "524288", "--config"])
+        .ok("\n");
+    sb.run(&["setvcpus", "kvm1", "2", "--maximum", "--config"])
+        .ok("\n");
+    sb.run(&["setvcpus", "kvm1", "2", "--config"]).ok("\n");
+    sb.run(&["dominfo", &uuid]).ok(&format!(
+        "{}\n",
+        dominfo(&uuid, 2, 2_097_152, 524_288, "enable")
+    ));
+
+    // `edit` with an $EDITOR that changes the vCPU count.
+    let editor = sb.script("vcpus.sh", "sed -i \"s/>2<\\/vcpu>/>4<\\/vcpu>/\" \"$1\"");
+    sb.run_env(&["edit", "kvm1"], &[("EDITOR", &editor)])
+        .ok("Domain 'kvm1' XML configuration edited.\n\n");
+    let dump = sb.run(&["dumpxml", "kvm1"]);
+    assert!(dump.stdout.contains(">4</vcpu>"), "{}", dump.stdout);
+    assert!(
+        dump.stdout.contains(&format!("<uuid>{uuid}</uuid>")),
+        "{}",
+        dump.stdout
+    );
+    let unchanged = sb.script("keep.sh", "true");
+    sb.run_env(&["edit", "kvm1"], &[("EDITOR", &unchanged)])
+        .ok("Domain 'kvm1' XML configuration not changed.\n\n");
+
+    // Running belongs to the VMM: whatever the driver answers, a failed start is worded as virsh.
+    let start = sb.run(&["start", "kvm1"]);
+    if start.code != 0 {
+        assert!(
+            start
+                .stderr
+                .starts_with("error: Failed to start domain 'kvm1'\nerror: "),
+            "{}",
+            start.stderr
+        );
+    } else {
+        sb.run(&["destroy", "kvm1"])
+            .ok("Domain 'kvm1' destroyed\n\n");
+    }
+    sb.run(&["undefine", "kvm1"])
+        .ok("Domain 'kvm1' has been undefined\n\n");
+    sb.run(&["dominfo", "kvm1"]).fails(
+        "error: failed to get domain 'kvm1'
+error: Domain not found: no domain with matching name 'kvm1'
+",
+    );
+}
+
 #[test]
 fn command_line_errors_exit_1_with_virsh_wording() {
     let sb = Sandbox::new("errors");

@@ -216,3 +216,98 @@ fn refused_edit_on_a_terminal_offers_to_edit_again() {
     let _ = reader.join();
     assert!(status.success(), "{status}");
 }
+
+/// The same definition commands, one `hangarctl` process each, on the
+/// per-user `hangar:///session` driver: the definition persists between runs.
+#[test]
+fn seed_network_definition_on_the_session_driver() {
+    let sb = Sandbox::new("net-session");
+    sb.write("192.168.10.0.xml", SEED_NETWORK);
+    let before = sb.run(&["net-list", "--all", "--name"]);
+    assert_eq!(before.code, 0, "{}", before.stderr);
+    let others: Vec<String> = before
+        .stdout
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    assert!(!others.iter().any(|n| n == "192.168.10.0"));
+
+    sb.run(&["net-define", "192.168.10.0.xml"])
+        .ok("Network 192.168.10.0 defined from 192.168.10.0.xml\n\n");
+    let listed = sb.run(&["net-list", "--inactive"]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert!(
+        listed
+            .stdout
+            .contains("\n 192.168.10.0   inactive   no          yes\n"),
+        "{}",
+        listed.stdout
+    );
+
+    sb.run(&["net-autostart", "192.168.10.0"])
+        .ok("Network 192.168.10.0 marked as autostarted\n\n");
+    let info = sb.run(&["net-info", "192.168.10.0"]);
+    let uuid = info.field("UUID:");
+    info.ok(&format!(
+        "Name:           192.168.10.0
+UUID:           {uuid}
+Active:         no
+Persistent:     yes
+Autostart:      yes
+Bridge:         bridge1
+
+"
+    ));
+    // By UUID too, as virsh accepts.
+    let by_uuid = sb.run(&["net-info", "--network", &uuid]);
+    assert_eq!(by_uuid.field("Name:"), "192.168.10.0");
+
+    let dump = sb.run(&["net-dumpxml", "192.168.10.0"]);
+    assert_eq!(dump.code, 0, "{}", dump.stderr);
+    for line in [
+        "<network>",
+        "  <name>192.168.10.0</name>",
+        &format!("  <uuid>{uuid}</uuid>"),
+        "  <bridge name='bridge1' stp='on' delay='0'/>",
+        "  <domain name='8.8.8.8'/>",
+        "  <ip address='192.168.10.1' netmask='255.255.255.0'>",
+        "      <range start='192.168.10.2' end='192.168.10.254'/>",
+        "</network>",
+    ] {
+        assert!(
+            dump.stdout.lines().any(|l| l == line),
+            "missing {line:?} in:\n{}",
+            dump.stdout
+        );
+    }
+    assert!(dump.stdout.ends_with("</network>\n\n"));
+
+    // net-edit with an $EDITOR that changes the DHCP range, then one that changes nothing.
+    let editor = sb.script(
+        "edit-range.sh",
+        "sed -i 's/192.168.10.254/192.168.10.200/' \"$1\"",
+    );
+    sb.run_env(&["net-edit", "192.168.10.0"], &[("EDITOR", &editor)])
+        .ok("Network 192.168.10.0 XML configuration edited.\n\n");
+    let edited = sb.run(&["net-dumpxml", "192.168.10.0", "--inactive"]);
+    assert!(edited
+        .stdout
+        .contains("<range start='192.168.10.2' end='192.168.10.200'/>"));
+    assert!(edited.stdout.contains(&format!("<uuid>{uuid}</uuid>")));
+    let unchanged = sb.script("unchanged.sh", "true");
+    sb.run_env(&["net-edit", "192.168.10.0"], &[("VISUAL", &unchanged)])
+        .ok("Network 192.168.10.0 XML configuration not changed.\n\n");
+
+    sb.run(&["net-autostart", "--disable", "192.168.10.0"])
+        .ok("Network 192.168.10.0 unmarked as autostarted\n\n");
+    sb.run(&["net-undefine", "192.168.10.0"])
+        .ok("Network 192.168.10.0 has been undefined\n\n");
+    let after = sb.run(&["net-list", "--all", "--name"]);
+    assert_lines(&after.stdout, &before.stdout);
+    sb.run(&["net-info", "192.168.10.0"]).fails(
+        "error: failed to get network '192.168.10.0'
+error: Network not found: no network with matching name '192.168.10.0'
+",
+    );
+}
