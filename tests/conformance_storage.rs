@@ -266,3 +266,130 @@ fn test_driver_node_files_load_their_pools_and_volumes() {
     assert_eq!(vol.capacity, Some(1_000_000));
     assert_eq!(vol.allocation, Some(50_000));
 }
+
+/// Deterministic mutations of every storage corpus file: truncations,
+/// dropped characters and hostile values. Every one must parse or fail
+/// with an error; none may panic. An even sample of about 800 runs by
+/// default (seconds in a debug build); `HANGAR_STORAGE_MUTATIONS=all` runs
+/// every mutant (tens of thousands).
+#[test]
+fn mutated_corpus_never_panics() {
+    let dir = corpus();
+    let mut docs = Vec::new();
+    for folder in [
+        "storagepoolxml2xmlin",
+        "storagepoolxml2xmlout",
+        "storagevolxml2xmlin",
+        "storagevolxml2xmlout",
+    ] {
+        for entry in std::fs::read_dir(dir.join(folder)).expect("corpus folder") {
+            docs.push(read(&entry.expect("entry").path()));
+        }
+    }
+    let hostile = [
+        "",
+        "-1",
+        "0x10",
+        "18446744073709551616",
+        "9223372036854775808",
+        "a/b",
+        "&#x10FFFF;&amp;",
+        "\u{1F4BE}",
+    ];
+    let mut mutants = Vec::new();
+    for doc in &docs {
+        let step = (doc.len() / 40).max(1);
+        for end in (0..doc.len()).step_by(step) {
+            if doc.is_char_boundary(end) {
+                mutants.push(doc[..end].to_string());
+            }
+        }
+        for (i, c) in doc
+            .char_indices()
+            .filter(|(_, c)| matches!(c, '<' | '>' | '/' | '\''))
+        {
+            let mut m = doc.clone();
+            m.replace_range(i..i + c.len_utf8(), "");
+            mutants.push(m);
+        }
+        // Replace each attribute value and each text node in turn.
+        for (i, _) in doc.match_indices("='") {
+            let start = i + 2;
+            if let Some(len) = doc[start..].find('\'') {
+                for value in hostile {
+                    let mut m = doc.clone();
+                    m.replace_range(start..start + len, value);
+                    mutants.push(m);
+                }
+            }
+        }
+        for (i, _) in doc.match_indices('>') {
+            let start = i + 1;
+            if let Some(len) = doc[start..].find('<').filter(|l| *l > 0) {
+                for value in hostile {
+                    let mut m = doc.clone();
+                    m.replace_range(start..start + len, value);
+                    mutants.push(m);
+                }
+            }
+        }
+        // Duplicate every element once.
+        for (i, _) in doc.match_indices("\n  <").take(12) {
+            if let Some(end) = doc[i + 1..].find('\n') {
+                let line = &doc[i + 1..i + 1 + end];
+                let mut m = doc.clone();
+                m.insert_str(i + 1, &format!("{line}\n"));
+                mutants.push(m);
+            }
+        }
+    }
+    let all = std::env::var("HANGAR_STORAGE_MUTATIONS").is_ok_and(|v| v == "all");
+    let step = if all { 1 } else { (mutants.len() / 800).max(1) };
+    let mutants: Vec<String> = mutants.into_iter().step_by(step).collect();
+    let started = std::time::Instant::now();
+    let mut parsed = 0;
+    let mut rejected = 0;
+    let mut panics = Vec::new();
+    for m in &mutants {
+        let outcome = std::panic::catch_unwind(|| {
+            let pool = StoragePool::parse(m).map(|p| p.to_xml());
+            let state = StoragePool::parse_state(m).map(|p| p.to_xml());
+            let mut ok = usize::from(pool.is_ok()) + usize::from(state.is_ok());
+            // One pool type per way volume formats are read.
+            for pool_type in [PoolType::Dir, PoolType::Disk, PoolType::Logical] {
+                let vol = StorageVolume::parse_with(
+                    m,
+                    ParseOptions {
+                        pool_type,
+                        capacity: CapacityRule::OptionalWithBacking,
+                    },
+                );
+                if let Ok(v) = vol {
+                    // What we write must be readable again.
+                    Element::parse(&v.to_xml()).expect("formatted volume is well-formed");
+                    ok += 1;
+                }
+            }
+            if let Ok(xml) = pool {
+                Element::parse(&xml).expect("formatted pool is well-formed");
+            }
+            ok
+        });
+        match outcome {
+            Ok(0) => rejected += 1,
+            Ok(_) => parsed += 1,
+            Err(_) => panics.push(m.chars().take(200).collect::<String>()),
+        }
+    }
+    println!(
+        "storage mutations: {} documents, {parsed} parsed, {rejected} rejected, {} panics ({:.1} s)",
+        mutants.len(),
+        panics.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        panics.is_empty(),
+        "panicked on:\n{}",
+        panics.join("\n---\n")
+    );
+}

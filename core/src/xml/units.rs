@@ -8,7 +8,11 @@ use super::error::XmlError;
 /// exactly as in libvirt's `virScaleInteger`.
 pub fn unit_multiplier(unit: &str) -> Option<u64> {
     let u = unit.trim();
-    if u.is_empty() || u.eq_ignore_ascii_case("b") || u.eq_ignore_ascii_case("bytes") {
+    if u.is_empty()
+        || ["b", "byte", "bytes"]
+            .iter()
+            .any(|b| u.eq_ignore_ascii_case(b))
+    {
         return Some(1);
     }
     let mut chars = u.chars();
@@ -23,8 +27,10 @@ pub fn unit_multiplier(unit: &str) -> Option<u64> {
         'e' => 6,
         _ => return None,
     };
+    // libvirt compares the "iB" suffix case-insensitively.
     let base: u64 = match rest.as_str() {
-        "" | "iB" | "ib" => 1024,
+        "" => 1024,
+        r if r.eq_ignore_ascii_case("ib") => 1024,
         "B" | "b" => 1000,
         _ => return None,
     };
@@ -84,5 +90,46 @@ mod tests {
         assert!(parse_size_arg("5X", "b").is_err());
         assert!(parse_size_arg("99999999999E", "b").is_err());
         assert!(parse_size_arg("-1", "b").is_err());
+    }
+
+    #[test]
+    fn knows_every_unit_spelling_libvirt_knows() {
+        for (unit, mult) in [
+            ("", 1),
+            ("b", 1),
+            ("B", 1),
+            ("byte", 1),
+            ("Bytes", 1),
+            ("k", 1 << 10),
+            ("K", 1 << 10),
+            ("KiB", 1 << 10),
+            ("kib", 1 << 10),
+            ("KIB", 1 << 10),
+            ("KB", 1000),
+            ("kb", 1000),
+            ("M", 1 << 20),
+            ("MiB", 1 << 20),
+            ("MB", 1_000_000),
+            ("G", 1 << 30),
+            ("GiB", 1 << 30),
+            ("GB", 1_000_000_000),
+            ("T", 1 << 40),
+            ("TB", 1_000_000_000_000),
+            ("P", 1 << 50),
+            ("PB", 1_000_000_000_000_000),
+            ("E", 1 << 60),
+            ("EiB", 1 << 60),
+            ("EB", 1_000_000_000_000_000_000),
+        ] {
+            assert_eq!(unit_multiplier(unit), Some(mult), "unit {unit:?}");
+        }
+        for unit in [
+            "x", "Z", "ZiB", "KiBB", "Kb2", "KBi", "bits", "kiB ytes", "Ki",
+        ] {
+            assert_eq!(unit_multiplier(unit), None, "unit {unit:?}");
+        }
+        assert!(scale_to_bytes(16, "EiB").is_err(), "2^64 overflows");
+        assert_eq!(scale_to_bytes(15, "EiB").ok(), Some(15 << 60));
+        assert_eq!(scale_to_bytes(0, "EiB").ok(), Some(0));
     }
 }

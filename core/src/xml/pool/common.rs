@@ -72,12 +72,6 @@ pub fn parse_size(el: &Element, limit: u64) -> Result<u64, XmlError> {
         .parse()
         .map_err(|_| XmlError::invalid(&what, number, "value too large"))?;
     let unit = el.attr("unit").unwrap_or("");
-    // libvirt also spells bytes as "byte"; units.rs knows "b" and "bytes".
-    let unit = if unit.eq_ignore_ascii_case("byte") {
-        "bytes"
-    } else {
-        unit
-    };
     let scale = units::unit_multiplier(unit).ok_or_else(|| {
         XmlError::invalid(
             format!("{what} unit"),

@@ -103,6 +103,34 @@ const KNOWN: &[&str] = &[
 ];
 
 impl StoragePool {
+    /// A new pool called `name` of type `pool_type` with nothing else set
+    /// but the type's default source format (the caller adds the source
+    /// and target path the type needs, e.g. for `pool-define-as`).
+    pub fn new(name: impl Into<String>, pool_type: PoolType) -> Self {
+        StoragePool {
+            pool_type,
+            name: name.into(),
+            uuid: None,
+            capacity: None,
+            allocation: None,
+            available: None,
+            cow: None,
+            source: PoolSource {
+                format: pool_type.source_formats().map(|f| f.default.to_string()),
+                ..PoolSource::default()
+            },
+            target_path: None,
+            target_permissions: Permissions::default(),
+            refresh_volume_allocation: None,
+            mount_opts: Vec::new(),
+            rbd_config_opts: Vec::new(),
+            namespaces: Vec::new(),
+            features_extra: Vec::new(),
+            target_extra: Vec::new(),
+            extra: Vec::new(),
+        }
+    }
+
     /// Parses a `<pool>` definition. Capacity, allocation and available are
     /// state, so their values are ignored, as libvirt does.
     pub fn parse(xml: &str) -> Result<Self, XmlError> {
@@ -236,23 +264,15 @@ impl StoragePool {
         };
 
         let mut pool = StoragePool {
-            pool_type,
-            name,
             uuid,
-            capacity: None,
-            allocation: None,
-            available: None,
             cow,
             source,
             target_path,
             target_permissions,
             refresh_volume_allocation,
-            mount_opts: Vec::new(),
-            rbd_config_opts: Vec::new(),
-            namespaces: Vec::new(),
             features_extra,
             target_extra,
-            extra: Vec::new(),
+            ..StoragePool::new(name, pool_type)
         };
         pool.read_namespaces(root)?;
         Ok(pool)

@@ -267,3 +267,42 @@ fn never_panics_on_truncated_or_odd_input() {
         assert!(pool(odd).is_err());
     }
 }
+
+#[test]
+fn builds_a_pool_in_code() {
+    let mut p = StoragePool::new("file_virtimages", PoolType::Dir);
+    p.target_path = Some("/var/lib/virt/images".into());
+    p.target_permissions.mode = Some(0o711);
+    let xml = p.to_xml();
+    assert!(xml.contains("<path>/var/lib/virt/images</path>"), "{xml}");
+    assert!(xml.contains("<mode>0711</mode>"), "{xml}");
+    assert_eq!(pool(&xml).expect("reparses"), p);
+    let mut n = StoragePool::new("nfs", PoolType::Netfs);
+    assert_eq!(n.source.format.as_deref(), Some("auto"));
+    n.source.hosts.push(SourceHost {
+        name: "server".into(),
+        port: None,
+    });
+    n.source.dir = Some("/export".into());
+    n.target_path = Some("/mnt".into());
+    n.mount_opts.push("nosuid".into());
+    let xml = n.to_xml();
+    assert!(
+        xml.contains("xmlns:fs='http://libvirt.org/schemas/storagepool/fs/1.0'"),
+        "{xml}"
+    );
+    assert_eq!(pool(&xml).expect("reparses"), n);
+}
+
+#[test]
+fn formats_every_pool_type() {
+    for t in PoolType::ALL {
+        assert_eq!(PoolType::from_name(t.as_str()).ok(), Some(t));
+        assert_eq!(t.as_str().parse::<PoolType>().ok(), Some(t));
+        let mut p = StoragePool::new("p", t);
+        p.target_path = Some("/p".into());
+        let root = p.to_element();
+        assert_eq!(root.attr("type"), Some(t.as_str()));
+        assert_eq!(root.child("target").is_some(), t.has_target(), "{t}");
+    }
+}

@@ -199,8 +199,9 @@ pub struct StorageVolume {
     pub extended_l2: bool,
     /// The image this one is layered on.
     pub backing_store: Option<BackingStore>,
-    /// A `<features/>` element was given even if it lists nothing.
-    features_listed: bool,
+    /// An empty `<features/>` was given (it still implies compat 1.1 and is
+    /// written back).
+    empty_features: bool,
     target_extra: Vec<Element>,
     extra: Vec<Element>,
 }
@@ -251,7 +252,7 @@ impl StorageVolume {
             lazy_refcounts: false,
             extended_l2: false,
             backing_store: None,
-            features_listed: false,
+            empty_features: false,
             target_extra: Vec::new(),
             extra: Vec::new(),
         }
@@ -373,7 +374,6 @@ impl StorageVolume {
             .transpose()?
             .filter(|size| *size > 0);
         if let Some(features) = single(target, "features")? {
-            self.features_listed = true;
             if self.compat.is_none() {
                 self.compat = Some("1.1".to_string());
             }
@@ -388,6 +388,7 @@ impl StorageVolume {
                     }
                 }
             }
+            self.empty_features = !(self.lazy_refcounts || self.extended_l2);
         }
         self.target_extra = unknown_children(target, TARGET_KNOWN);
         Ok(())
@@ -481,7 +482,7 @@ impl StorageVolume {
                     .with_text(size.to_string()),
             );
         }
-        if self.features_listed || self.lazy_refcounts || self.extended_l2 {
+        if self.empty_features || self.lazy_refcounts || self.extended_l2 {
             let mut features = Element::new("features");
             if self.lazy_refcounts {
                 features.push(Element::new("lazy_refcounts"));

@@ -126,6 +126,24 @@ fn validates_qcow2_options() {
     );
     assert!(target("<features><zero_init/></features>").is_err());
     assert!(target("<clusterSize unit='x'>1</clusterSize>").is_err());
+    assert!(
+        target("<clusterSize unit='EiB'>16</clusterSize>").is_err(),
+        "2^64 overflows"
+    );
+    assert_eq!(
+        target("<clusterSize unit='EiB'>8</clusterSize>")
+            .expect("fits u64")
+            .cluster_size,
+        Some(1 << 63),
+        "cluster sizes are not limited to off_t"
+    );
+    assert_eq!(
+        target("<clusterSize>0</clusterSize>")
+            .expect("zero")
+            .cluster_size,
+        None,
+        "zero means unset"
+    );
     assert!(target("<compat>1.1</compat><compat>0.10</compat>").is_err());
     let empty = target("<features/>").expect("valid");
     assert!(empty.to_xml().contains("<features/>"));
@@ -207,4 +225,43 @@ fn never_panics_on_truncated_input() {
     for end in 0..QCOW2.len() {
         let _ = vol(&QCOW2[..end]);
     }
+}
+
+#[test]
+fn builds_a_volume_in_code() {
+    let mut v = StorageVolume::new("kvm1.qcow2", PoolType::Dir);
+    assert_eq!(v.format.as_deref(), Some("raw"));
+    v.format = Some("qcow2".into());
+    v.capacity = Some(10 << 30);
+    v.allocation = Some(0);
+    v.target_path = Some("/var/lib/hangar/images/kvm1.qcow2".into());
+    v.key = v.target_path.clone();
+    v.compat = Some("1.1".into());
+    v.lazy_refcounts = true;
+    v.cluster_size = Some(65536);
+    v.backing_store = Some(BackingStore::new("/base.qcow2", Some("qcow2".into())));
+    let xml = v.to_xml();
+    let again = vol(&xml).expect("reparses");
+    assert_eq!(again, v);
+    assert!(
+        xml.contains("<capacity unit='bytes'>10737418240</capacity>"),
+        "{xml}"
+    );
+    assert!(xml.contains("<lazy_refcounts/>"), "{xml}");
+}
+
+#[test]
+fn allocation_units_and_defaults() {
+    let v = vol(&QCOW2.replace(
+        "</capacity>",
+        "</capacity><allocation unit='MiB'>3</allocation>",
+    ))
+    .expect("valid");
+    assert_eq!(v.allocation, Some(3 << 20));
+    assert_eq!(v.effective_allocation(), 3 << 20);
+    let empty = vol(&QCOW2.replace("</capacity>", "</capacity><allocation/>")).expect("valid");
+    assert_eq!(
+        empty.allocation, None,
+        "an empty element counts as absent, as in libvirt"
+    );
 }
