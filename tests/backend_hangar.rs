@@ -440,7 +440,9 @@ async fn default_pool_and_volumes() {
         .expect("vol-path");
     assert_eq!(p, clone.display().to_string());
 
-    // A file dropped in the folder shows up, its format read from its header.
+    // A file dropped in the folder shows up, its format read from its header,
+    // and the pool says it changed without being asked to refresh.
+    let mut rx = conn.subscribe();
     let dropped = images.join("disk.img");
     qemu_img(&[
         "create",
@@ -450,6 +452,10 @@ async fn default_pool_and_volumes() {
         &dropped.display().to_string(),
         "1M",
     ]);
+    expect_event(&mut rx, |e| {
+        matches!(e, Event::Object { kind: ObjectKind::Pool, name, event: ObjectEvent::Refreshed, .. } if name == "default")
+    })
+    .await;
     conn.run(Command::RefreshPool {
         pool: "default".into(),
     })

@@ -12,7 +12,8 @@ mod networks;
 mod pools;
 mod volumes;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
 use crate::api::{
@@ -35,6 +36,9 @@ pub struct HangarDriver {
     host: HostInfo,
     reported: BTreeSet<String>,
     polls: u32,
+    /// Modification times of started pools' folders, to notice volumes
+    /// added or removed by other processes or by hand.
+    pool_folders: BTreeMap<String, i128>,
 }
 
 impl HangarDriver {
@@ -82,6 +86,7 @@ impl HangarDriver {
             host,
             reported: BTreeSet::new(),
             polls: 0,
+            pool_folders: BTreeMap::new(),
         };
         {
             let _lock = driver.store.lock()?;
@@ -92,6 +97,7 @@ impl HangarDriver {
             }
             driver.autostart_once()?;
         }
+        driver.watch_pool_folders();
         Ok(driver)
     }
 
@@ -160,6 +166,33 @@ impl HangarDriver {
         all.extend(self.store.networks.problems());
         all.extend(self.store.pools.problems());
         all
+    }
+}
+
+impl HangarDriver {
+    /// Emits `Refreshed` for a started pool whose folder changed since the last poll.
+    fn watch_pool_folders(&mut self) {
+        let mut now = BTreeMap::new();
+        let names: Vec<String> = self.store.pools.entries().keys().cloned().collect();
+        for name in names {
+            if !self.pool_active(&name) {
+                continue;
+            }
+            let Ok(target) = self.pool_target(&name) else {
+                continue;
+            };
+            if let Ok(meta) = std::fs::metadata(&target) {
+                let mtime =
+                    i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
+                now.insert(name, mtime);
+            }
+        }
+        for (name, mtime) in &now {
+            if self.pool_folders.get(name).is_some_and(|old| old != mtime) {
+                self.emit(ObjectKind::Pool, name, None, ObjectEvent::Refreshed);
+            }
+        }
+        self.pool_folders = now;
     }
 }
 
@@ -274,6 +307,7 @@ impl Driver for HangarDriver {
                 message: e.to_string(),
             });
         }
+        self.watch_pool_folders();
         self.polls = self.polls.wrapping_add(1);
         if self.polls % STATS_EVERY == 0 {
             // No domain runs until the VMM is wired in: only the host's figures.
