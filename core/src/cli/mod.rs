@@ -7,12 +7,14 @@
 
 pub mod args;
 mod commands;
+pub mod console;
 pub mod edit;
 pub mod format;
 mod help;
 mod session;
 pub mod shell;
 pub mod spec;
+mod tty;
 
 pub use session::Session;
 

@@ -531,6 +531,9 @@ fn console(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
             "Cannot run interactive console without a controlling TTY",
         ));
     }
+    // The API has no console stream yet; once it hands one out (the VMM's
+    // control socket after its `console` request), `cli::console::attach` runs
+    // the session with virsh's banner and `^]` escape.
     Err(CliError::msg(format!(
         "Operation not supported: this connection has no serial console for domain '{}' yet",
         d.name
