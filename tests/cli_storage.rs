@@ -274,6 +274,87 @@ error: Storage volume not found: no storage vol with matching name 'kvm.qcow2'
     );
 }
 
+#[test]
+fn volume_from_xml_backing_store_wipe_and_pool_edit() {
+    let sb = Sandbox::new("vol-xml");
+    sb.write(
+        "vol.xml",
+        "<volume>\n  <name>fromxml.qcow2</name>\n  <capacity unit='G'>2</capacity>\n  <target>\n    <format type='qcow2'/>\n  </target>\n</volume>\n",
+    );
+    sb.run(&["vol-create", "default", "vol.xml"])
+        .ok("Vol fromxml.qcow2 created from vol.xml\n\n");
+    agrees_with_qemu_img(&sb, "fromxml.qcow2", "qcow2", 2 << 30);
+
+    sb.run(&["vol-create-as", "default", "base.img", "64M"])
+        .ok("Vol base.img created\n\n");
+    sb.run(&[
+        "vol-create-as",
+        "default",
+        "over.qcow2",
+        "1G",
+        "--format",
+        "qcow2",
+        "--backing-vol",
+        "base.img",
+        "--backing-vol-format",
+        "raw",
+    ])
+    .ok("Vol over.qcow2 created\n\n");
+    agrees_with_qemu_img(&sb, "over.qcow2", "qcow2", 1 << 30);
+    let base = sb
+        .run(&["vol-path", "--pool", "default", "base.img"])
+        .stdout
+        .trim()
+        .to_string();
+    let xml = sb
+        .run(&["vol-dumpxml", "--pool", "default", "over.qcow2"])
+        .stdout;
+    assert!(
+        xml.contains(&format!("  <backingStore>\n    <path>{base}</path>\n    <format type='raw'/>\n  </backingStore>\n")),
+        "{xml}"
+    );
+    // --print-xml shows what virsh would send, with the backing volume's path.
+    sb.run(&[
+        "vol-create-as", "default", "x.qcow2", "1G", "--format", "qcow2", "--backing-vol", "base.img",
+        "--print-xml",
+    ])
+    .ok(&format!(
+        "<volume>\n  <name>x.qcow2</name>\n  <capacity>1073741824</capacity>\n  <target>\n    <format type='qcow2'/>\n  </target>\n  <backingStore>\n    <path>{base}</path>\n  </backingStore>\n</volume>\n\n"
+    ));
+
+    sb.run(&["vol-wipe", "--pool", "default", "fromxml.qcow2"])
+        .ok("Vol fromxml.qcow2 wiped\n\n");
+    agrees_with_qemu_img(&sb, "fromxml.qcow2", "qcow2", 2 << 30);
+    sb.run(&[
+        "vol-wipe",
+        "--pool",
+        "default",
+        "fromxml.qcow2",
+        "--algorithm",
+        "nope",
+    ])
+    .fails("error: Unsupported algorithm 'nope'\n");
+
+    // pool-edit moves a defined pool's target folder.
+    let old = sb.work().join("old");
+    let new = sb.work().join("new");
+    std::fs::create_dir_all(&old).expect("old folder");
+    sb.write("pool.xml", &seed_pool(&old));
+    sb.run(&["pool-define", "pool.xml"])
+        .ok("Pool file_virtimages defined from pool.xml\n\n");
+    let editor = sb.script(
+        "move.sh",
+        &format!("sed -i 's|{}|{}|' \"$1\"", old.display(), new.display()),
+    );
+    sb.run_env(&["pool-edit", "file_virtimages"], &[("EDITOR", &editor)])
+        .ok("Pool file_virtimages XML configuration edited.\n\n");
+    let dump = sb.run(&["pool-dumpxml", "file_virtimages"]).stdout;
+    assert!(
+        dump.contains(&format!("<path>{}</path>", new.display())),
+        "{dump}"
+    );
+}
+
 /// Layouts of the storage tables on `test:///default` in one shell session.
 #[test]
 fn storage_tables_on_the_test_driver() {
