@@ -3,6 +3,7 @@
 
 use super::edit::scaled;
 use crate::api::{ApiError, VolumeInfo};
+use crate::xml::volume::{CapacityRule, ParseOptions};
 use crate::xml::{Element, StorageVolume};
 
 /// What a `<volume>` document asks to create.
@@ -42,7 +43,15 @@ pub fn parse_request(xml: &str) -> Result<VolumeRequest, ApiError> {
 /// Reads a `<volume>` document whose capacity may be left to a source
 /// volume (`vol-create-from`).
 pub fn parse_request_lenient(xml: &str) -> Result<VolumeRequest, ApiError> {
-    StorageVolume::parse(xml)?;
+    // Capacity is checked by the callers (a backing file or a source volume
+    // may give it), so the model is asked to let it be absent.
+    StorageVolume::parse_with(
+        xml,
+        ParseOptions {
+            capacity: CapacityRule::Optional,
+            ..ParseOptions::default()
+        },
+    )?;
     let el = crate::xml::parse_root(xml, "volume")?;
     let name = el.child_text("name").unwrap_or_default();
     let capacity = el
@@ -172,5 +181,18 @@ mod tests {
         assert_eq!(r.cluster_size, Some(65536));
         assert!(r.lazy_refcounts);
         assert!(parse_request("<volume><name>x</name></volume>").is_err());
+    }
+
+    #[test]
+    fn capacity_may_come_from_a_backing_file_or_a_source_volume() {
+        let backed = "<volume><name>b.qcow2</name><target><format type='qcow2'/></target>\
+            <backingStore><path>/base.qcow2</path><format type='qcow2'/></backingStore></volume>";
+        let r = parse_request(backed).expect("backing gives the size");
+        assert_eq!(r.capacity, None);
+        assert_eq!(r.backing.as_deref(), Some("/base.qcow2"));
+        let copy = parse_request_lenient("<volume><name>copy.img</name></volume>")
+            .expect("vol-create-from takes the source's size");
+        assert_eq!(copy.capacity, None);
+        assert!(parse_request_lenient("<volume><name>a/b</name></volume>").is_err());
     }
 }

@@ -7,6 +7,7 @@ use super::common::{
     yes_no, yes_no_str,
 };
 use super::types::PoolType;
+use crate::xml::tree::Node;
 use crate::xml::{Element, XmlError};
 
 /// A server of a network pool.
@@ -271,6 +272,12 @@ impl PoolSource {
         }
         for extra in &self.extra {
             el.push(extra.clone());
+        }
+        if el.children.is_empty() {
+            // libvirt always writes an open and a close tag here, the close
+            // one on its own line at <pool>'s child depth: keep dumpxml
+            // output identical to virsh's.
+            el.children.push(Node::Text("\n  ".to_string()));
         }
         el
     }
