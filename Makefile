@@ -13,7 +13,7 @@ DEBS_TEST = $(DEBS_RUN) xvfb xauth dbus dbus-x11 at-spi2-core python3-pyatspi \
 	busybox-static dnsmasq-base nftables iproute2 passt gvncviewer \
 	imagemagick x11-apps
 
-.PHONY: run test deps-run deps-test build check-fmt test-data test-ui bench-ui bench-storage bench-xml
+.PHONY: run test deps-run deps-test build check-fmt test-data test-ui bench-ui bench-storage bench-xml bench-vmm
 
 deps-run:
 	@scripts/ensure-debs $(DEBS_RUN)
@@ -60,3 +60,8 @@ bench-storage: deps-test
 # time per family (target: the ~1,070 domain files in under 1 s, one core).
 bench-xml:
 	$(CARGO) run --release -p hangar-core --example xml_bench
+
+# Boot time and memory overhead of hangar-vmm against QEMU, in the nested
+# KVM sandbox (prints figures; several minutes).
+bench-vmm: deps-test
+	$(CARGO) bench -p hangar-core --bench vmm_boot
