@@ -116,6 +116,15 @@ kill -9 "$pid"
 wait_exit vm6 30
 "$HV" ctl --socket "$WORK/vm6.sock" --state-file "$WORK/vm6.state" status | sed 's/^/FINAL /'
 echo "FACT vmm_alive=$(kill -0 "$pid" 2>/dev/null && echo yes || echo no)"
+# SIGTERM, on the other hand, ends the VM cleanly.
+start_vm vm7 128 1 shell
+wait_for "$WORK/vm7.state" running 60
+sleep 2
+pid=$(ctl vm7 status | sed -n 's/^pid=//p')
+kill -TERM "$pid"
+wait_exit vm7 30
+"$HV" ctl --socket "$WORK/vm7.sock" --state-file "$WORK/vm7.state" status | sed 's/^/TERM /'
+echo "FACT term_socket_left=$(test -e "$WORK/vm7.sock" && echo yes || echo no)"
 "#,
         ),
         // Bad input: each a clear error with nothing left behind.
@@ -147,10 +156,17 @@ echo "FACT vmm_processes=$(ps | grep -c '[h]angar-vmm run')"
 fn report() -> &'static Report {
     static REPORT: OnceLock<Report> = OnceLock::new();
     REPORT.get_or_init(|| {
-        let sb = Sandbox::prepare(Path::new(env!("CARGO_BIN_EXE_hangar-vmm")), Options::default())
-            .unwrap_or_else(|e| panic!("sandbox: {e}"));
+        let sb = Sandbox::prepare(
+            Path::new(env!("CARGO_BIN_EXE_hangar-vmm")),
+            Options::default(),
+        )
+        .unwrap_or_else(|e| panic!("sandbox: {e}"));
         let report = sb
-            .run(&scenarios(), Duration::from_secs(600), Duration::from_secs(2400))
+            .run(
+                &scenarios(),
+                Duration::from_secs(600),
+                Duration::from_secs(2400),
+            )
             .unwrap_or_else(|e| panic!("sandbox run: {e}"));
         println!("sandbox run took {:.0} s", report.elapsed.as_secs_f64());
         report
@@ -259,18 +275,29 @@ fn killed_vmm_is_reported_as_crashed() {
 }
 
 #[test]
+fn terminated_vmm_ends_the_vm_cleanly() {
+    let s = scenario("sigkill");
+    assert!(s.has("EXIT vm7 rc=0"), "{}", s.text);
+    assert!(s.has("TERM state=shut off"));
+    assert!(s.has("TERM reason=destroyed"));
+    assert_eq!(fact(s, "term_socket_left"), "no");
+}
+
+#[test]
 fn bad_input_is_a_clear_error_and_leaves_nothing_behind() {
     let s = scenario("bad-input");
     for (name, message) in [
         ("missing", "cannot read kernel /nonexistent/vmlinuz"),
         ("notbz", "is not a bzImage"),
         ("huge", "of memory but this host has only"),
-        ("novcpu", "0 vCPUs"),
+        ("novcpu", "at least one vCPU"),
     ] {
         assert_eq!(fact(s, &format!("{name}_rc")), "1", "{name}");
         assert_eq!(fact(s, &format!("{name}_left")), "0", "{name} left files");
         assert!(
-            s.text.lines().any(|l| l.starts_with(&format!("ERR-{name} ")) && l.contains(message)),
+            s.text
+                .lines()
+                .any(|l| l.starts_with(&format!("ERR-{name} ")) && l.contains(message)),
             "{name}: no '{message}' in\n{}",
             s.text
         );

@@ -257,6 +257,7 @@ impl Sandbox {
                 cmd.arg("qemu");
             }
             run_checked(&mut cmd, "build-initramfs.sh")?;
+            prune_images(&images);
         }
         Ok(Sandbox {
             kernel_tree,
@@ -409,6 +410,30 @@ impl Sandbox {
         let mut report = parse_fenced(&raw);
         report.elapsed = start.elapsed();
         Ok(report)
+    }
+}
+
+/// Keeps the cache small: every rebuilt hangar-vmm makes new images, so
+/// only the newest few image sets (and `keep`) stay.
+fn prune_images(keep: &Path) {
+    let Ok(entries) = fs::read_dir(cache_dir()) else {
+        return;
+    };
+    let mut sets: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("images-"))
+        })
+        .filter_map(|p| Some((fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .collect();
+    sets.sort();
+    let excess = sets.len().saturating_sub(3);
+    for (_, path) in sets.into_iter().take(excess) {
+        if path != keep {
+            let _ = fs::remove_dir_all(path);
+        }
     }
 }
 

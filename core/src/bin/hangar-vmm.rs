@@ -126,6 +126,8 @@ fn run(
     state_file: Option<PathBuf>,
     serial_log: Option<PathBuf>,
 ) -> Result<i32> {
+    // Before any thread exists, so that every thread inherits the mask.
+    let termination = block_termination_signals()?;
     // Everything that can be checked is checked before anything is created.
     let xml = std::fs::read_to_string(domain)
         .with_context(|| format!("cannot read domain definition {}", domain.display()))?;
@@ -165,7 +167,9 @@ fn run(
     let started = Machine::new(config, Arc::clone(&hub), Arc::clone(&board))
         .map_err(anyhow::Error::from)
         .and_then(|machine| {
-            server.serve(machine.handler())?;
+            let handler = machine.handler();
+            server.serve(Arc::clone(&handler))?;
+            destroy_on_termination(handler, termination)?;
             Ok(machine)
         });
     let outcome = started.and_then(|machine| machine.run().map_err(anyhow::Error::from));
@@ -191,6 +195,45 @@ fn run(
             EXIT_CRASHED
         }
     })
+}
+
+/// Blocks SIGTERM, SIGINT and SIGHUP in this thread (and the threads it
+/// will start), so that one thread can wait for them with `sigwait`.
+fn block_termination_signals() -> Result<libc::sigset_t> {
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset before use.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid sigset_t; the signal numbers are valid.
+    let rc = unsafe {
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGHUP);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut())
+    };
+    if rc != 0 {
+        bail!("cannot block termination signals: error {rc}");
+    }
+    Ok(set)
+}
+
+/// A thread that turns SIGTERM/SIGINT/SIGHUP into `destroy`, so that a
+/// terminated VMM still ends cleanly (state file written, socket removed).
+fn destroy_on_termination(
+    handler: Arc<dyn hangar_core::vmm::control::ControlHandler>,
+    set: libc::sigset_t,
+) -> Result<()> {
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || loop {
+            let mut signal = 0;
+            // SAFETY: `set` is a valid signal set and `signal` a valid out pointer.
+            if unsafe { libc::sigwait(&set, &mut signal) } == 0 {
+                eprintln!("hangar-vmm: signal {signal}: destroying the VM");
+                let _ = handler.command(Request::Destroy);
+            }
+        })
+        .context("cannot start the signal thread")?;
+    Ok(())
 }
 
 fn print_status(s: &VmStatus) {

@@ -1,6 +1,7 @@
 //! What `hangar-vmm` runs: read from a libvirt domain definition.
 
-use crate::xml::{units, Element, XmlError};
+use crate::xml::domain::LifecycleAction;
+use crate::xml::{Domain, XmlError};
 use std::path::PathBuf;
 
 /// What to do when the guest reboots (`<on_reboot>`).
@@ -56,25 +57,19 @@ pub const MAX_VCPUS: u32 = 254;
 impl VmConfig {
     /// Reads the settings from a `<domain>` document.
     pub fn from_domain_xml(xml: &str) -> Result<Self, ConfigError> {
-        let root = crate::xml::parse_root(xml, "domain")?;
-        let name = root
-            .child_text("name")
-            .ok_or(ConfigError::Missing("<name>"))?;
-        let memory_bytes = scaled(&root, "currentMemory")
-            .or_else(|| scaled(&root, "memory"))
-            .ok_or(ConfigError::Missing("<memory>"))??;
-        let vcpus_text = root.child_text("vcpu").unwrap_or_else(|| "1".into());
-        let vcpus: u32 = vcpus_text
-            .trim()
-            .parse()
-            .map_err(|_| ConfigError::Invalid {
-                what: "<vcpu>",
-                why: format!("'{vcpus_text}' is not a number"),
-            })?;
-        if vcpus == 0 || vcpus > MAX_VCPUS {
+        Self::from_domain(&Domain::parse(xml)?)
+    }
+
+    /// Reads the settings from a parsed domain.
+    pub fn from_domain(domain: &Domain) -> Result<Self, ConfigError> {
+        let memory_bytes = domain.boot_memory_kib().saturating_mul(1024);
+        if domain.vcpus == 0 || domain.vcpus > MAX_VCPUS {
             return Err(ConfigError::Invalid {
                 what: "<vcpu>",
-                why: format!("{vcpus} vCPUs; a VM needs between 1 and {MAX_VCPUS}"),
+                why: format!(
+                    "{} vCPUs; a VM needs between 1 and {MAX_VCPUS}",
+                    domain.vcpus
+                ),
             });
         }
         if memory_bytes < (16 << 20) {
@@ -83,33 +78,37 @@ impl VmConfig {
                 why: format!("{} KiB is less than the 16 MiB minimum", memory_bytes >> 10),
             });
         }
-        let os = root.child("os").ok_or(ConfigError::Missing("<os>"))?;
-        let kernel = os
-            .child_text("kernel")
-            .filter(|k| !k.trim().is_empty())
-            .ok_or(ConfigError::Missing("<os><kernel>"))?;
-        let on_reboot = match root.child_text("on_reboot").as_deref().map(str::trim) {
-            None | Some("restart") => OnReboot::Restart,
-            Some("destroy") => OnReboot::Destroy,
-            Some(other) => {
+        let path = |p: &Option<String>| {
+            p.as_deref()
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+        };
+        let kernel = path(&domain.os.kernel).ok_or(ConfigError::Missing("<os><kernel>"))?;
+        let on_reboot = match domain.on_reboot {
+            LifecycleAction::Restart => OnReboot::Restart,
+            LifecycleAction::Destroy => OnReboot::Destroy,
+            other => {
                 return Err(ConfigError::Invalid {
                     what: "<on_reboot>",
-                    why: format!("'{other}' is not supported (use restart or destroy)"),
+                    why: format!(
+                        "'{}' is not supported (use restart or destroy)",
+                        other.as_str()
+                    ),
                 })
             }
         };
         Ok(VmConfig {
-            name,
+            name: domain.name.clone(),
             // Whole pages only.
             memory_bytes: memory_bytes & !0xfff,
-            vcpus,
-            kernel: PathBuf::from(kernel.trim()),
-            initrd: os
-                .child_text("initrd")
-                .filter(|i| !i.trim().is_empty())
-                .map(|i| PathBuf::from(i.trim())),
-            cmdline: os
-                .child_text("cmdline")
+            vcpus: domain.vcpus,
+            kernel,
+            initrd: path(&domain.os.initrd),
+            cmdline: domain
+                .os
+                .cmdline
+                .as_deref()
                 .unwrap_or_default()
                 .trim()
                 .to_string(),
@@ -118,17 +117,12 @@ impl VmConfig {
     }
 }
 
-fn scaled(root: &Element, name: &str) -> Option<Result<u64, ConfigError>> {
-    let el = root.child(name)?;
-    Some(units::parse_scaled(&el.text(), el.attr("unit"), "KiB").map_err(ConfigError::from))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const XML: &str = "<domain type='kvm'><name>t</name><memory unit='MiB'>256</memory>\
-        <vcpu placement='static'>2</vcpu><os><type>hvm</type><kernel>/k</kernel>\
+        <vcpu placement='static'>2</vcpu><os><type arch='x86_64'>hvm</type><kernel>/k</kernel>\
         <initrd>/i</initrd><cmdline>console=ttyS0</cmdline></os>\
         <on_reboot>destroy</on_reboot></domain>";
 
@@ -149,7 +143,7 @@ mod tests {
         assert!(VmConfig::from_domain_xml(&zero)
             .expect_err("0 vcpus")
             .to_string()
-            .contains("0 vCPUs"));
+            .contains("at least one vCPU"));
         let nokernel = XML.replace("<kernel>/k</kernel>", "");
         assert!(matches!(
             VmConfig::from_domain_xml(&nokernel),
