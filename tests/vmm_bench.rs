@@ -97,7 +97,11 @@ fn main() {
     )
     .unwrap_or_else(|e| panic!("sandbox: {e}"));
     let report = sb
-        .run(&scenarios(), Duration::from_secs(900), Duration::from_secs(3000))
+        .run(
+            &scenarios(),
+            Duration::from_secs(900),
+            Duration::from_secs(3000),
+        )
         .unwrap_or_else(|e| panic!("sandbox run: {e}"));
     let boot = report.scenario("boot");
     let rss = report.scenario("rss");
@@ -105,7 +109,10 @@ fn main() {
     println!(
         "\nhangar-vmm boot benchmark: {VCPUS} vCPUs, {MEMORY_MIB} MiB, Debian 6.1 bzImage + busybox initramfs, nested KVM sandbox"
     );
-    println!("{:<14} {:>12} {:>14}", "VMM", "to /init (s)", "to power-off (s)");
+    println!(
+        "{:<14} {:>12} {:>14}",
+        "VMM", "to /init (s)", "to power-off (s)"
+    );
     let mut rows = Vec::new();
     for name in ["hangar-vmm", "qemu-microvm", "qemu-pc"] {
         let init = field(boot, name, "init");
@@ -122,7 +129,10 @@ fn main() {
     }
     let hv = rows[0];
     let fastest = |pick: fn(&(&str, Option<f64>, Option<f64>)) -> Option<f64>| {
-        rows[1..].iter().filter_map(pick).fold(f64::INFINITY, f64::min)
+        rows[1..]
+            .iter()
+            .filter_map(pick)
+            .fold(f64::INFINITY, f64::min)
     };
     if let (Some(init), Some(off)) = (hv.1, hv.2) {
         let q_init = fastest(|r| r.1);

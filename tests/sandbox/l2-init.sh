@@ -14,10 +14,10 @@ echo "HANGAR-L2-MEMTOTAL-KIB $(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/m
 # The ACPI power button reaches user space as KEY_POWER on an input device;
 # busybox acpid turns it into /etc/acpi/PWRF/00000080.
 for m in /lib/modules/*.ko; do insmod "$m" 2>/dev/null; done
-mkdir -p /etc/acpi/PWRF
-printf '#!/bin/sh\necho HANGAR-L2-POWER-BUTTON\npoweroff -f\n' >/etc/acpi/PWRF/00000080
+mkdir -p /etc/acpi/PWRF /var/log /var/run
+printf '#!/bin/sh\necho HANGAR-L2-POWER-BUTTON >/dev/console\npoweroff -f\n' >/etc/acpi/PWRF/00000080
 chmod +x /etc/acpi/PWRF/00000080
-acpid -c /etc/acpi
+acpid -c /etc/acpi -l /var/log/acpid.log
 echo "HANGAR-L2-READY"
 
 case "$mode" in
