@@ -12,13 +12,20 @@ use hangar_core::xml::tree::compare_documents;
 use hangar_core::xml::volume::{CapacityRule, ParseOptions};
 use hangar_core::xml::{Element, StoragePool, StorageVolume};
 
-/// The corpus sits next to the project (`../shared/conformance`);
-/// `HANGAR_CONFORMANCE_DIR` points elsewhere, e.g. from a git worktree.
+/// The corpus sits in `shared/` beside the project (`../shared` from its
+/// root); a git worktree sits deeper, so look upwards for it.
+/// `HANGAR_CONFORMANCE_DIR` points anywhere else.
 fn corpus() -> PathBuf {
-    let base = std::env::var_os("HANGAR_CONFORMANCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance"));
-    base.join("libvirt-9.0.0")
+    if let Some(dir) = std::env::var_os("HANGAR_CONFORMANCE_DIR") {
+        return PathBuf::from(dir).join("libvirt-9.0.0");
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .skip(1)
+        .map(|dir| dir.join("shared/conformance/libvirt-9.0.0"))
+        .find(|dir| dir.is_dir())
+        .unwrap_or_else(|| manifest.join("../../shared/conformance/libvirt-9.0.0"))
 }
 
 fn read(path: &Path) -> String {
