@@ -53,7 +53,7 @@ class App:
         def find():
             for index in range(self.node.childCount):
                 child = self.node.getChildAtIndex(index)
-                if child is not None and child.name == name and child.getState().contains(pyatspi.STATE_SHOWING):
+                if child is not None and child.name == name and child.getState().contains(pyatspi.STATE_VISIBLE):
                     return child
             return None
         return wait_for(find, f"window {name!r}", timeout)
@@ -117,7 +117,8 @@ def find_all(root, role=None, name=None, showing=True):
                 continue
             if name is not None and node.name != name:
                 continue
-            if showing and not node.getState().contains(pyatspi.STATE_SHOWING):
+            # GTK 4.8 reports "visible" but never "showing" for widgets.
+            if showing and not node.getState().contains(pyatspi.STATE_VISIBLE):
                 continue
         except Exception:
             continue
@@ -136,7 +137,10 @@ def absent(root, role=None, name=None, timeout=TIMEOUT):
 
 
 def activate(node):
-    """Clicks a button, toggles a check box, selects a list row or opens a menu item."""
+    """Clicks a button, toggles a check box or opens a menu item, once it
+    is sensitive."""
+    wait_for(lambda: node.getState().contains(pyatspi.STATE_SENSITIVE),
+             f"{role_name(node)} {node.name!r} to be sensitive")
     action = node.queryAction()
     for index in range(action.nActions):
         if action.getName(index) in ("click", "activate", "press", "toggle", "select"):
@@ -146,6 +150,21 @@ def activate(node):
         action.doAction(0)
         return
     raise UiTestFailure(f"{role_name(node)} {node.name!r} has no action")
+
+
+def press_key(keysym_name):
+    """Sends a key press and release (X keysym name, e.g. "Delete") to the
+    focused window through the accessibility registry."""
+    import gi
+    gi.require_version("Gdk", "3.0")
+    from gi.repository import Gdk
+    keyval = Gdk.keyval_from_name(keysym_name)
+    pyatspi.Registry.generateKeyboardEvent(keyval, None, pyatspi.KEY_SYM)
+
+
+def grab_focus(node):
+    """Moves keyboard focus to `node`."""
+    node.queryComponent().grabFocus()
 
 
 def select(node):
@@ -173,11 +192,34 @@ def screenshot(name):
     return path
 
 
-def run(test):
-    """Runs `test(app_factory)` and turns failures into an exit status."""
+def dump(node, depth=0, limit=400):
+    """Prints the accessible tree under `node` (for failure reports)."""
+    lines = []
+    for child in walk(node):
+        if len(lines) >= limit:
+            break
+        try:
+            lines.append(f"{role_name(child)} {child.name!r} {child.description!r}")
+        except Exception:
+            continue
+    print("\n".join(lines), file=sys.stderr)
+
+
+def run(test, *args, env=None):
+    """Starts the app with `args`, runs `test(app)`; on failure saves a
+    screenshot named after the test file and prints the window tree."""
+    app = App(*args, env=env)
     try:
-        test()
+        test(app)
     except Exception as err:
         print(f"FAIL: {err}", file=sys.stderr)
+        name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+        try:
+            screenshot(f"failure-{name}")
+            dump(app.node, limit=150)
+        except Exception:
+            pass
         raise
+    finally:
+        app.quit()
     print("PASS")

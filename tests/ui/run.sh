@@ -39,7 +39,8 @@ export XDG_CONFIG_HOME="$TMP_HOME/config" XDG_DATA_HOME="$TMP_HOME/data" \
 	XDG_CACHE_HOME="$TMP_HOME/cache" XDG_RUNTIME_DIR="$TMP_HOME/run"
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 export GSETTINGS_BACKEND=memory
-export NO_AT_BRIDGE=0 GTK_A11Y=atspi GDK_BACKEND=x11
+# GL under Xvfb draws black windows; cairo draws what users see.
+export NO_AT_BRIDGE=0 GTK_A11Y=atspi GDK_BACKEND=x11 GSK_RENDERER=cairo
 
 if [ $# -eq 0 ]; then
 	set -- $(ls tests/ui/test_*.py)

@@ -33,11 +33,6 @@ pub fn gettext_f(msgid: &str, args: &[(&str, &str)]) -> String {
     fill(gettextrs::gettext(msgid), args)
 }
 
-/// Plural form of [`gettext_f`].
-pub fn ngettext_f(msgid: &str, plural: &str, n: u32, args: &[(&str, &str)]) -> String {
-    fill(gettextrs::ngettext(msgid, plural, n), args)
-}
-
 fn fill(mut text: String, args: &[(&str, &str)]) -> String {
     for (key, value) in args {
         text = text.replace(&format!("{{{key}}}"), value);

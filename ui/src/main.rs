@@ -9,8 +9,13 @@ mod app;
 mod backend;
 mod cli;
 mod config;
+mod details;
+mod domain;
+mod format;
 mod i18n;
 mod manager;
+mod new_vm;
+mod preferences;
 mod settings;
 mod widgets;
 

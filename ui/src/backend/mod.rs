@@ -1,7 +1,13 @@
-//! The app's side of the backend: a tokio runtime of its own and the
-//! error type shown in error dialogs.
+//! The app's side of the backend: a tokio runtime of its own on which
+//! every [`Connection`] call runs, and the error shown in error dialogs.
+//!
+//! Components never block on the backend: they hand one of these futures
+//! to relm4's `oneshot_command`, and the answer comes back as a message.
 
 mod runtime;
+
+use hangar_core::api::{ApiError, Command, Connection, Event, Reply};
+use tokio::sync::broadcast;
 
 pub use runtime::on_backend;
 
@@ -11,4 +17,79 @@ pub enum UiError {
     /// The backend runtime could not start or a task died.
     #[error("the backend runtime failed: {0}")]
     Runtime(String),
+    /// The driver refused or failed the command.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The driver answered with a reply of the wrong kind.
+    #[error("the backend answered '{got}' where '{wanted}' was expected")]
+    UnexpectedReply {
+        /// The reply kind that was expected.
+        wanted: &'static str,
+        /// The reply kind that came.
+        got: &'static str,
+    },
+    /// The user's input is not valid.
+    #[error("{0}")]
+    Input(String),
 }
+
+impl UiError {
+    /// The full text for the dialog's details: the message and its
+    /// structured form.
+    pub fn details(&self) -> String {
+        match self {
+            UiError::Api(api) => format!("{self}\n\n{api:#?}"),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Opens `uri` on the backend runtime.
+pub async fn open(uri: String) -> Result<Connection, UiError> {
+    Ok(on_backend(async move { Connection::open(&uri).await }).await??)
+}
+
+/// Sends `command` on `conn` from the backend runtime.
+pub async fn call(conn: Connection, command: Command) -> Result<Reply, UiError> {
+    Ok(on_backend(async move { conn.call(command).await }).await??)
+}
+
+/// Sends several commands in order, stopping at the first failure.
+pub async fn call_all(conn: Connection, commands: Vec<Command>) -> Result<Vec<Reply>, UiError> {
+    on_backend(async move {
+        let mut replies = Vec::with_capacity(commands.len());
+        for command in commands {
+            replies.push(conn.call(command).await?);
+        }
+        Ok::<_, ApiError>(replies)
+    })
+    .await?
+    .map_err(UiError::from)
+}
+
+/// Receives the next event, skipping over the ones a slow reader missed.
+///
+/// `None` once the connection is closed.
+pub async fn next_event(events: &mut broadcast::Receiver<Event>) -> Option<Event> {
+    loop {
+        match events.recv().await {
+            Ok(event) => return Some(event),
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => return None,
+        }
+    }
+}
+
+/// Unwraps a reply of the expected kind, e.g. `expect!(reply, Domains)`.
+macro_rules! expect_reply {
+    ($reply:expr, $variant:ident) => {
+        match $reply {
+            hangar_core::api::Reply::$variant(value) => Ok(value),
+            other => Err($crate::backend::UiError::UnexpectedReply {
+                wanted: stringify!($variant),
+                got: other.kind(),
+            }),
+        }
+    };
+}
+pub(crate) use expect_reply;

@@ -1,11 +1,37 @@
-//! The manager window: connections and their virtual machines.
+//! The manager window: connections as groups, each with its virtual
+//! machines, a toolbar, menus, shortcuts and a context menu.
+//!
+//! Domains change on screen when the backend's events say so; the window
+//! only asks the backend again for the object an event names.
+
+mod actions;
+mod add_connection;
+mod delete_dialog;
+mod domain_row;
+mod host;
+
+use std::collections::HashMap;
 
 use gettextrs::gettext;
 use gtk4::prelude::*;
 use gtk4::{gio, glib};
+use hangar_core::api::{
+    ApiError, Command, Connection, DomainInfo, Event, ObjectEvent, ObjectKind, VolumeRef,
+};
 use relm4::prelude::*;
 
+use crate::backend::{self, expect_reply, UiError};
 use crate::cli::LaunchRequest;
+use crate::details::{ConnectionDetails, DetailsInit};
+use crate::domain::{DomainPage, DomainWindow, DomainWindowInit, DomainWindowInput};
+use crate::i18n::gettext_f;
+use crate::new_vm::{NewVmDialog, NewVmInit};
+use crate::preferences::PreferencesWindow;
+use crate::widgets::{confirm, error_dialog};
+use actions::DomainActions;
+use delete_dialog::DiskChoice;
+use domain_row::Columns;
+use host::{Host, HostStatus};
 
 /// What the manager window starts with.
 pub struct ManagerInit {
@@ -13,52 +39,1087 @@ pub struct ManagerInit {
     pub settings: gio::Settings,
 }
 
+/// An operation on one domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainAction {
+    /// Start it.
+    Run,
+    /// Suspend it.
+    Pause,
+    /// Resume it.
+    Resume,
+    /// Ask the guest to shut down.
+    Shutdown,
+    /// Ask the guest to reboot.
+    Reboot,
+    /// Hard reset.
+    Reset,
+    /// Power off at once.
+    ForceOff,
+    /// Save its state and stop it (managed save).
+    Save,
+}
+
+/// Something to show once a connection is open.
+#[derive(Debug, Clone)]
+enum Pending {
+    HostSummary,
+    Domain(String, DomainPage),
+}
+
 /// Messages to the manager window.
 #[derive(Debug)]
 pub enum ManagerInput {
     /// A `hangar` invocation (the first or a later one) asked for this.
     Launch(LaunchRequest),
+    /// Add (and open) a connection.
+    AddConnection {
+        /// Its URI.
+        uri: String,
+        /// Open it whenever the app starts.
+        autoconnect: bool,
+    },
+    /// Show the add-connection dialog.
+    ShowAddConnection,
+    /// A header row was activated: open or close that connection.
+    ToggleConnection(String),
+    /// The selection changed.
+    SelectionChanged,
+    /// Act on the selected domain (after confirming where asked).
+    Domain(DomainAction),
+    /// Act on a named domain, confirmed.
+    DomainConfirmed(String, String, DomainAction),
+    /// Delete the selected domain (asks first).
+    Delete,
+    /// Delete a domain and the chosen storage.
+    DeleteConfirmed {
+        /// Its connection.
+        uri: String,
+        /// The domain.
+        name: String,
+        /// Paths of the volumes to delete with it.
+        storage: Vec<String>,
+    },
+    /// Open the selected domain's window.
+    Open,
+    /// Show the new-VM dialog.
+    NewVm,
+    /// Show the connection details window.
+    ConnectionDetails,
+    /// Show the preferences window.
+    Preferences,
+    /// Show the about dialog.
+    About,
+    /// Settings changed which columns show.
+    ColumnsChanged,
+}
+
+/// Answers from the backend.
+#[derive(Debug)]
+pub enum ManagerCommand {
+    /// A connection opened (with its domains) or failed to.
+    Opened(String, Result<(Connection, Vec<DomainInfo>), UiError>),
+    /// A connection's event.
+    Event(String, Event),
+    /// A connection's event stream ended.
+    Closed(String),
+    /// One domain, refreshed after an event; `None` when it is gone.
+    DomainRefreshed(String, String, Result<Option<DomainInfo>, UiError>),
+    /// An operation ended; the summary titles its error dialog.
+    Done(String, Result<(), UiError>),
+    /// The disks of a domain about to be deleted.
+    DeleteChoices(String, String, Result<Vec<DiskChoice>, UiError>),
 }
 
 /// The manager window's state.
 pub struct ManagerWindow {
     settings: gio::Settings,
+    window: gtk4::ApplicationWindow,
+    list: gtk4::ListBox,
+    column_titles: [gtk4::Label; 4],
+    hosts: Vec<Host>,
+    actions: DomainActions,
+    pending: Vec<(String, Pending)>,
+    launched: bool,
+    details: HashMap<String, Controller<ConnectionDetails>>,
+    domain_windows: HashMap<(String, String), Controller<DomainWindow>>,
+    preferences: Option<Controller<PreferencesWindow>>,
+    new_vm: Option<Controller<NewVmDialog>>,
 }
 
 #[relm4::component(pub)]
-impl SimpleComponent for ManagerWindow {
+impl Component for ManagerWindow {
     type Init = ManagerInit;
     type Input = ManagerInput;
     type Output = ();
+    type CommandOutput = ManagerCommand;
 
     view! {
+        #[name = "window"]
         gtk4::ApplicationWindow {
             set_title: Some(&gettext("Virtual Machine Manager")),
-            set_default_width: model.settings.int("window-width"),
-            set_default_height: model.settings.int("window-height"),
+            set_default_width: init.settings.int("window-width"),
+            set_default_height: init.settings.int("window-height"),
             set_show_menubar: true,
 
-            gtk4::Label {
-                set_label: &gettext("No connection"),
-            }
+            gtk4::Box {
+                set_orientation: gtk4::Orientation::Vertical,
+
+                gtk4::Box {
+                    set_orientation: gtk4::Orientation::Horizontal,
+                    set_spacing: 4,
+                    set_margin_all: 6,
+                    add_css_class: "toolbar",
+
+                    #[name = "new_button"]
+                    gtk4::Button {
+                        set_action_name: Some("win.new-vm"),
+                        set_tooltip_text: Some(&gettext("Create a new virtual machine")),
+                        #[wrap(Some)]
+                        set_child = &gtk4::Box {
+                            set_spacing: 6,
+                            gtk4::Image { set_icon_name: Some("list-add-symbolic") },
+                            gtk4::Label { set_label: &gettext("New") },
+                        },
+                    },
+                    #[name = "open_button"]
+                    gtk4::Button {
+                        set_action_name: Some("win.open"),
+                        set_tooltip_text: Some(&gettext("Show the virtual machine's details")),
+                        #[wrap(Some)]
+                        set_child = &gtk4::Box {
+                            set_spacing: 6,
+                            gtk4::Image { set_icon_name: Some("document-open-symbolic") },
+                            gtk4::Label { set_label: &gettext("Open") },
+                        },
+                    },
+                    gtk4::Separator { set_orientation: gtk4::Orientation::Vertical },
+                    #[name = "run_button"]
+                    gtk4::Button {
+                        set_icon_name: "media-playback-start-symbolic",
+                        set_action_name: Some("win.run"),
+                        set_tooltip_text: Some(&gettext("Run the virtual machine")),
+                    },
+                    #[name = "pause_button"]
+                    gtk4::Button {
+                        set_icon_name: "media-playback-pause-symbolic",
+                        set_action_name: Some("win.pause"),
+                        set_tooltip_text: Some(&gettext("Pause the virtual machine")),
+                    },
+                    #[name = "resume_button"]
+                    gtk4::Button {
+                        set_icon_name: "media-seek-forward-symbolic",
+                        set_action_name: Some("win.resume"),
+                        set_tooltip_text: Some(&gettext("Resume the virtual machine")),
+                    },
+                    gtk4::Box {
+                        add_css_class: "linked",
+                        #[name = "shutdown_button"]
+                        gtk4::Button {
+                            set_icon_name: "system-shutdown-symbolic",
+                            set_action_name: Some("win.shutdown"),
+                            set_tooltip_text: Some(&gettext("Shut down the virtual machine")),
+                        },
+                        #[name = "shutdown_menu_button"]
+                        gtk4::MenuButton {
+                            set_tooltip_text: Some(&gettext("More ways to shut down")),
+                        },
+                    },
+                },
+
+                gtk4::Box {
+                    set_orientation: gtk4::Orientation::Horizontal,
+                    set_spacing: 10,
+                    set_margin_start: 48,
+                    set_margin_end: 12,
+                    gtk4::Label {
+                        set_label: &gettext("Name"),
+                        set_hexpand: true,
+                        set_xalign: 0.0,
+                        add_css_class: "dim-label",
+                    },
+                    #[name = "cpu_title"]
+                    gtk4::Label {
+                        set_label: &gettext("CPU usage"),
+                        set_width_request: domain_row::COLUMN_WIDTH,
+                        add_css_class: "dim-label",
+                    },
+                    #[name = "memory_title"]
+                    gtk4::Label {
+                        set_label: &gettext("Memory"),
+                        set_width_request: domain_row::COLUMN_WIDTH,
+                        set_xalign: 1.0,
+                        add_css_class: "dim-label",
+                    },
+                    #[name = "disk_title"]
+                    gtk4::Label {
+                        set_label: &gettext("Disk I/O"),
+                        set_width_request: domain_row::COLUMN_WIDTH,
+                        set_xalign: 1.0,
+                        add_css_class: "dim-label",
+                    },
+                    #[name = "network_title"]
+                    gtk4::Label {
+                        set_label: &gettext("Network I/O"),
+                        set_width_request: domain_row::COLUMN_WIDTH,
+                        set_xalign: 1.0,
+                        add_css_class: "dim-label",
+                    },
+                },
+
+                gtk4::ScrolledWindow {
+                    set_vexpand: true,
+                    set_hscrollbar_policy: gtk4::PolicyType::Never,
+                    #[name = "list"]
+                    gtk4::ListBox {
+                        set_selection_mode: gtk4::SelectionMode::Single,
+                        connect_row_selected[sender] => move |_, _| {
+                            sender.input(ManagerInput::SelectionChanged);
+                        },
+                    },
+                },
+            },
         }
     }
 
     fn init(
         init: ManagerInit,
         root: Self::Root,
-        _sender: ComponentSender<Self>,
+        sender: ComponentSender<Self>,
     ) -> ComponentParts<Self> {
-        let model = ManagerWindow {
-            settings: init.settings,
-        };
         let widgets = view_output!();
+        let settings = init.settings;
+
+        for (button, name) in [
+            (
+                widgets.new_button.upcast_ref::<gtk4::Widget>(),
+                gettext("New"),
+            ),
+            (widgets.open_button.upcast_ref(), gettext("Open")),
+            (widgets.run_button.upcast_ref(), gettext("Run")),
+            (widgets.pause_button.upcast_ref(), gettext("Pause")),
+            (widgets.resume_button.upcast_ref(), gettext("Resume")),
+            (widgets.shutdown_button.upcast_ref(), gettext("Shut Down")),
+            (
+                widgets.shutdown_menu_button.upcast_ref(),
+                gettext("Shut Down Menu"),
+            ),
+        ] {
+            button.update_property(&[gtk4::accessible::Property::Label(&name)]);
+        }
+        let menus =
+            gtk4::Builder::from_resource(&format!("{}/ui/menus.ui", crate::config::RESOURCE_BASE));
+        widgets
+            .shutdown_menu_button
+            .set_menu_model(menus.object::<gio::MenuModel>("shutdown-menu").as_ref());
+        widgets
+            .list
+            .update_property(&[gtk4::accessible::Property::Label(&gettext(
+                "Virtual Machines",
+            ))]);
+
+        let list = widgets.list.clone();
+        let activate_sender = sender.clone();
+        let hosts_list = list.clone();
+        list.connect_row_activated(move |_, row| {
+            if row.is_selectable() {
+                activate_sender.input(ManagerInput::Open);
+            } else if let Some(uri) = row.tooltip_text() {
+                activate_sender.input(ManagerInput::ToggleConnection(uri.to_string()));
+            }
+        });
+        let right_click = gtk4::GestureClick::builder().button(3).build();
+        right_click.connect_pressed(move |gesture, _, x, y| {
+            if let Some(row) = hosts_list.row_at_y(y as i32) {
+                if row.is_selectable() {
+                    hosts_list.select_row(Some(&row));
+                    actions::popup_context_menu(&hosts_list, x, y);
+                    gesture.set_state(gtk4::EventSequenceState::Claimed);
+                }
+            }
+        });
+        list.add_controller(right_click);
+
+        if let Some(app) = relm4::main_application().downcast_ref::<gtk4::Application>() {
+            actions::install_app_actions(app, &settings, &sender);
+        }
+        let window_actions = DomainActions::install(&widgets.window, &sender);
+        for key in [
+            "show-cpu-column",
+            "show-memory-column",
+            "show-disk-column",
+            "show-network-column",
+        ] {
+            let sender = sender.clone();
+            settings.connect_changed(Some(key), move |_, _| {
+                sender.input(ManagerInput::ColumnsChanged)
+            });
+        }
+        let save_settings = settings.clone();
+        widgets.window.connect_close_request(move |window| {
+            let (width, height) = window.default_size();
+            // Remembering the size is a convenience; a read-only settings
+            // backend must not keep the window open.
+            let _ = save_settings.set_int("window-width", width);
+            let _ = save_settings.set_int("window-height", height);
+            glib::Propagation::Proceed
+        });
+
+        let hosts = settings
+            .strv("connections")
+            .iter()
+            .map(|uri| Host::new(uri.to_string()))
+            .collect();
+        let model = ManagerWindow {
+            settings,
+            window: widgets.window.clone(),
+            list,
+            column_titles: [
+                widgets.cpu_title.clone(),
+                widgets.memory_title.clone(),
+                widgets.disk_title.clone(),
+                widgets.network_title.clone(),
+            ],
+            hosts,
+            actions: window_actions,
+            pending: Vec::new(),
+            launched: false,
+            details: HashMap::new(),
+            domain_windows: HashMap::new(),
+            preferences: None,
+            new_vm: None,
+        };
+        model.show_columns();
+        model.rebuild_list();
+        model.update_actions();
         ComponentParts { model, widgets }
     }
 
-    fn update(&mut self, message: ManagerInput, _sender: ComponentSender<Self>) {
+    fn update(&mut self, message: ManagerInput, sender: ComponentSender<Self>, _root: &Self::Root) {
         match message {
-            ManagerInput::Launch(request) => glib::g_debug!("hangar", "launch {request:?}"),
+            ManagerInput::Launch(request) => self.launch(request, &sender),
+            ManagerInput::AddConnection { uri, autoconnect } => {
+                self.remember_connection(&uri, autoconnect);
+                self.connect(&uri, &sender);
+            }
+            ManagerInput::ShowAddConnection => {
+                add_connection::show(&self.window, sender.input_sender().clone())
+            }
+            ManagerInput::ToggleConnection(uri) => {
+                let connected = self.host(&uri).is_some_and(|h| h.connection().is_some());
+                if connected {
+                    if let Some(host) = self.host_mut(&uri) {
+                        host.set_status(HostStatus::Disconnected);
+                    }
+                    self.details.remove(&uri);
+                    self.rebuild_list();
+                } else {
+                    self.connect(&uri, &sender);
+                }
+            }
+            ManagerInput::SelectionChanged => self.update_actions(),
+            ManagerInput::Domain(action) => {
+                if let Some((uri, name)) = self.selected() {
+                    self.confirm_domain_action(uri, name, action, &sender);
+                }
+            }
+            ManagerInput::DomainConfirmed(uri, name, action) => {
+                self.run_domain_action(&uri, &name, action, &sender)
+            }
+            ManagerInput::Delete => self.start_delete(&sender),
+            ManagerInput::DeleteConfirmed { uri, name, storage } => {
+                self.delete_domain(uri, name, storage, &sender)
+            }
+            ManagerInput::Open => {
+                if let Some((uri, name)) = self.selected() {
+                    self.show_domain(&uri, &name, DomainPage::Details);
+                }
+            }
+            ManagerInput::NewVm => self.show_new_vm(),
+            ManagerInput::ConnectionDetails => {
+                if let Some(uri) = self.current_uri() {
+                    self.show_details(&uri);
+                }
+            }
+            ManagerInput::Preferences => {
+                let controller = self.preferences.get_or_insert_with(|| {
+                    PreferencesWindow::builder()
+                        .transient_for(&self.window)
+                        .launch(self.settings.clone())
+                        .detach()
+                });
+                controller.widget().present();
+            }
+            ManagerInput::About => self.show_about(),
+            ManagerInput::ColumnsChanged => {
+                self.show_columns();
+            }
         }
+    }
+
+    fn update_cmd(
+        &mut self,
+        message: ManagerCommand,
+        sender: ComponentSender<Self>,
+        _root: &Self::Root,
+    ) {
+        match message {
+            ManagerCommand::Opened(uri, result) => self.opened(uri, result, &sender),
+            ManagerCommand::Event(uri, event) => self.handle_event(&uri, event, &sender),
+            ManagerCommand::Closed(uri) => {
+                if let Some(host) = self.host_mut(&uri) {
+                    host.set_status(HostStatus::Disconnected);
+                }
+                self.rebuild_list();
+            }
+            ManagerCommand::DomainRefreshed(uri, name, result) => match result {
+                Ok(Some(info)) => {
+                    let columns = self.columns();
+                    let is_new = self
+                        .host(&uri)
+                        .is_some_and(|h| !h.domains.contains_key(&name));
+                    if let Some(host) = self.host_mut(&uri) {
+                        host.upsert_domain(info, columns);
+                    }
+                    if is_new {
+                        self.rebuild_list();
+                    }
+                    self.update_actions();
+                }
+                Ok(None) => {
+                    if let Some(host) = self.host_mut(&uri) {
+                        host.domains.remove(&name);
+                    }
+                    self.domain_windows.remove(&(uri, name));
+                    self.rebuild_list();
+                }
+                Err(error) => {
+                    self.show_error(&gettext("Cannot refresh the virtual machine"), &error)
+                }
+            },
+            ManagerCommand::Done(summary, result) => {
+                if let Err(error) = result {
+                    self.show_error(&summary, &error);
+                }
+            }
+            ManagerCommand::DeleteChoices(uri, name, result) => match result {
+                Ok(disks) => delete_dialog::show(
+                    &self.window,
+                    uri,
+                    name,
+                    disks,
+                    sender.input_sender().clone(),
+                ),
+                Err(error) => {
+                    self.show_error(&gettext("Cannot read the virtual machine's disks"), &error)
+                }
+            },
+        }
+    }
+}
+
+impl ManagerWindow {
+    fn host(&self, uri: &str) -> Option<&Host> {
+        self.hosts.iter().find(|h| h.uri == uri)
+    }
+
+    fn host_mut(&mut self, uri: &str) -> Option<&mut Host> {
+        self.hosts.iter_mut().find(|h| h.uri == uri)
+    }
+
+    fn columns(&self) -> Columns {
+        Columns {
+            cpu: self.settings.boolean("show-cpu-column"),
+            memory: self.settings.boolean("show-memory-column"),
+            disk: self.settings.boolean("show-disk-column"),
+            network: self.settings.boolean("show-network-column"),
+        }
+    }
+
+    fn show_columns(&self) {
+        let columns = self.columns();
+        let [cpu, memory, disk, network] = &self.column_titles;
+        cpu.set_visible(columns.cpu);
+        memory.set_visible(columns.memory);
+        disk.set_visible(columns.disk);
+        network.set_visible(columns.network);
+        for host in &self.hosts {
+            for row in host.domains.values() {
+                row.show_columns(columns);
+            }
+        }
+    }
+
+    fn show_error(&self, summary: &str, error: &UiError) {
+        error_dialog::show(Some(self.window.upcast_ref()), summary, &error.details());
+    }
+
+    /// Handles one invocation's command line.
+    fn launch(&mut self, request: LaunchRequest, sender: &ComponentSender<Self>) {
+        let first = !self.launched;
+        self.launched = true;
+        let target = match &request.connect {
+            Some(uri) => {
+                self.remember_connection(uri, false);
+                Some(uri.clone())
+            }
+            None if request.needs_connection() => self
+                .hosts
+                .iter()
+                .find(|h| h.connection().is_some())
+                .map(|h| h.uri.clone())
+                .or_else(|| self.hosts.first().map(|h| h.uri.clone())),
+            None => None,
+        };
+        if let Some(uri) = &target {
+            if request.show_host_summary {
+                self.pending.push((uri.clone(), Pending::HostSummary));
+            }
+            if let Some(name) = &request.show_domain_editor {
+                self.pending.push((
+                    uri.clone(),
+                    Pending::Domain(name.clone(), DomainPage::Details),
+                ));
+            }
+            if let Some(name) = &request.show_domain_console {
+                self.pending.push((
+                    uri.clone(),
+                    Pending::Domain(name.clone(), DomainPage::Console),
+                ));
+            }
+            self.connect(uri, sender);
+        }
+        // As virt-manager: a URI on the command line replaces autoconnect.
+        if first && request.connect.is_none() {
+            for uri in self.settings.strv("autoconnect") {
+                self.connect(uri.as_str(), sender);
+            }
+        }
+        self.run_pending();
+        self.window.present();
+    }
+
+    /// Adds `uri` to the list (and the settings) if it is not there yet.
+    fn remember_connection(&mut self, uri: &str, autoconnect: bool) {
+        if self.host(uri).is_none() {
+            self.hosts.push(Host::new(uri.to_string()));
+            self.rebuild_list();
+        }
+        let add = |key: &str| {
+            let mut list: Vec<String> = self
+                .settings
+                .strv(key)
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            if !list.iter().any(|u| u == uri) {
+                list.push(uri.to_string());
+                let refs: Vec<&str> = list.iter().map(String::as_str).collect();
+                // Losing this only means the connection is not remembered.
+                let _ = self.settings.set_strv(key, refs.as_slice());
+            }
+        };
+        add("connections");
+        if autoconnect {
+            add("autoconnect");
+        }
+    }
+
+    /// Opens `uri` unless it is open or opening.
+    fn connect(&mut self, uri: &str, sender: &ComponentSender<Self>) {
+        if self.host(uri).is_none() {
+            self.hosts.push(Host::new(uri.to_string()));
+        }
+        let Some(host) = self.host_mut(uri) else {
+            return;
+        };
+        if matches!(
+            host.status,
+            HostStatus::Connected(_) | HostStatus::Connecting
+        ) {
+            return;
+        }
+        host.set_status(HostStatus::Connecting);
+        self.rebuild_list();
+        let uri = uri.to_string();
+        sender.oneshot_command(async move {
+            let result = async {
+                let conn = backend::open(uri.clone()).await?;
+                let domains = expect_reply!(
+                    backend::call(conn.clone(), Command::ListDomains).await?,
+                    Domains
+                )?;
+                Ok((conn, domains))
+            }
+            .await;
+            ManagerCommand::Opened(uri, result)
+        });
+    }
+
+    fn opened(
+        &mut self,
+        uri: String,
+        result: Result<(Connection, Vec<DomainInfo>), UiError>,
+        sender: &ComponentSender<Self>,
+    ) {
+        let columns = self.columns();
+        match result {
+            Ok((conn, domains)) => {
+                let mut events = conn.subscribe();
+                let event_uri = uri.clone();
+                sender.command(move |out, shutdown| {
+                    shutdown
+                        .register(async move {
+                            while let Some(event) = backend::next_event(&mut events).await {
+                                if out
+                                    .send(ManagerCommand::Event(event_uri.clone(), event))
+                                    .is_err()
+                                {
+                                    return;
+                                }
+                            }
+                            // The window may be gone already; nothing to tell then.
+                            let _ = out.send(ManagerCommand::Closed(event_uri));
+                        })
+                        .drop_on_shutdown()
+                });
+                if let Some(host) = self.host_mut(&uri) {
+                    host.set_status(HostStatus::Connected(conn));
+                    host.set_domains(domains, columns);
+                }
+            }
+            Err(error) => {
+                if let Some(host) = self.host_mut(&uri) {
+                    host.set_status(HostStatus::Failed(error.to_string()));
+                }
+                self.pending.retain(|(pending_uri, _)| pending_uri != &uri);
+                self.show_error(
+                    &gettext_f("Cannot connect to {uri}", &[("uri", &uri)]),
+                    &error,
+                );
+            }
+        }
+        self.rebuild_list();
+        self.select_first_domain();
+        self.update_actions();
+        self.run_pending();
+    }
+
+    /// Shows what the command line asked for on connections now open.
+    fn run_pending(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        for (uri, what) in pending {
+            if self.host(&uri).and_then(Host::connection).is_none() {
+                self.pending.push((uri, what));
+                continue;
+            }
+            match what {
+                Pending::HostSummary => self.show_details(&uri),
+                Pending::Domain(name, page) => self.show_domain(&uri, &name, page),
+            }
+        }
+    }
+
+    fn handle_event(&mut self, uri: &str, event: Event, sender: &ComponentSender<Self>) {
+        match event {
+            Event::DomainLifecycle { name, .. } => self.refresh_domain(uri, name, sender),
+            Event::Object {
+                kind: ObjectKind::Domain,
+                name,
+                event,
+                ..
+            } => match event {
+                ObjectEvent::Undefined => {
+                    let still_running = self
+                        .host(uri)
+                        .and_then(|h| h.domains.get(&name))
+                        .is_some_and(|row| row.info.state.is_active());
+                    if still_running {
+                        // A running domain whose definition went away stays
+                        // listed as transient; ask the driver.
+                        self.refresh_domain(uri, name, sender);
+                    } else {
+                        if let Some(host) = self.host_mut(uri) {
+                            host.domains.remove(&name);
+                        }
+                        self.domain_windows.remove(&(uri.to_string(), name));
+                        self.rebuild_list();
+                    }
+                }
+                _ => self.refresh_domain(uri, name, sender),
+            },
+            Event::Stats { domains, .. } => {
+                let interval = std::time::Duration::from_secs(u64::from(
+                    self.settings.uint("stats-interval").max(1),
+                ));
+                if let Some(host) = self.host_mut(uri) {
+                    for stats in domains {
+                        if let Some(row) = host.domains.get_mut(&stats.name) {
+                            let due = row.last_sample().is_none_or(|at| {
+                                at.elapsed() + std::time::Duration::from_millis(200) >= interval
+                            });
+                            if due {
+                                row.add_stats(stats);
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn refresh_domain(&self, uri: &str, name: String, sender: &ComponentSender<Self>) {
+        let Some(conn) = self.host(uri).and_then(Host::connection).cloned() else {
+            return;
+        };
+        let uri = uri.to_string();
+        sender.oneshot_command(async move {
+            let result = match backend::call(
+                conn,
+                Command::DomainInfo {
+                    domain: name.clone(),
+                },
+            )
+            .await
+            {
+                Ok(reply) => expect_reply!(reply, Domain).map(Some),
+                Err(UiError::Api(ApiError::NotFound { .. })) => Ok(None),
+                Err(error) => Err(error),
+            };
+            ManagerCommand::DomainRefreshed(uri, name, result)
+        });
+    }
+
+    /// Puts header and domain rows in the list, keeping the selection.
+    fn rebuild_list(&self) {
+        let selected = self.selected();
+        while let Some(child) = self.list.first_child() {
+            self.list.remove(&child);
+        }
+        for host in &self.hosts {
+            self.list.append(host.header());
+            for row in host.domains.values() {
+                self.list.append(row.widget());
+            }
+        }
+        if let Some((uri, name)) = selected {
+            if let Some(row) = self.host(&uri).and_then(|h| h.domains.get(&name)) {
+                self.list.select_row(Some(row.widget()));
+            }
+        }
+    }
+
+    fn select_first_domain(&self) {
+        if self.list.selected_row().is_some() {
+            return;
+        }
+        if let Some(row) = self.hosts.iter().flat_map(|h| h.domains.values()).next() {
+            self.list.select_row(Some(row.widget()));
+        }
+    }
+
+    /// The selected domain as (uri, name).
+    fn selected(&self) -> Option<(String, String)> {
+        let selected = self.list.selected_row()?;
+        self.hosts.iter().find_map(|host| {
+            host.domains
+                .iter()
+                .find(|(_, row)| row.widget() == &selected)
+                .map(|(name, _)| (host.uri.clone(), name.clone()))
+        })
+    }
+
+    fn selected_info(&self) -> Option<&DomainInfo> {
+        let (uri, name) = self.selected()?;
+        self.host(&uri)?.domains.get(&name).map(|row| &row.info)
+    }
+
+    /// The connection the selection belongs to, or the first open one.
+    fn current_uri(&self) -> Option<String> {
+        self.selected().map(|(uri, _)| uri).or_else(|| {
+            self.hosts
+                .iter()
+                .find(|h| h.connection().is_some())
+                .map(|h| h.uri.clone())
+        })
+    }
+
+    fn update_actions(&self) {
+        let connected = self.hosts.iter().any(|h| h.connection().is_some());
+        self.actions
+            .update(self.selected_info().map(|info| info.state), connected);
+    }
+
+    fn confirm_domain_action(
+        &self,
+        uri: String,
+        name: String,
+        action: DomainAction,
+        sender: &ComponentSender<Self>,
+    ) {
+        let question = match action {
+            DomainAction::ForceOff if self.settings.boolean("confirm-force-off") => Some((
+                gettext_f("Force off “{name}”?", &[("name", &name)]),
+                gettext("The virtual machine stops at once, as if its power cord were pulled. Unsaved data in the guest is lost."),
+                gettext("_Force Off"),
+            )),
+            DomainAction::Reset if self.settings.boolean("confirm-force-off") => Some((
+                gettext_f("Force reset “{name}”?", &[("name", &name)]),
+                gettext("The virtual machine restarts at once. Unsaved data in the guest is lost."),
+                gettext("F_orce Reset"),
+            )),
+            DomainAction::Shutdown | DomainAction::Reboot if self.settings.boolean("confirm-poweroff") => Some((
+                if action == DomainAction::Shutdown {
+                    gettext_f("Shut down “{name}”?", &[("name", &name)])
+                } else {
+                    gettext_f("Reboot “{name}”?", &[("name", &name)])
+                },
+                gettext("The guest operating system is asked to do it."),
+                if action == DomainAction::Shutdown {
+                    gettext("_Shut Down")
+                } else {
+                    gettext("_Reboot")
+                },
+            )),
+            DomainAction::Pause if self.settings.boolean("confirm-pause") => Some((
+                gettext_f("Pause “{name}”?", &[("name", &name)]),
+                gettext("The virtual machine stops running until it is resumed."),
+                gettext("_Pause"),
+            )),
+            _ => None,
+        };
+        match question {
+            Some((question, detail, accept)) => {
+                let sender = sender.input_sender().clone();
+                confirm::ask(&self.window, &question, &detail, &accept, move || {
+                    sender.emit(ManagerInput::DomainConfirmed(uri, name, action));
+                });
+            }
+            None => sender.input(ManagerInput::DomainConfirmed(uri, name, action)),
+        }
+    }
+
+    fn run_domain_action(
+        &self,
+        uri: &str,
+        name: &str,
+        action: DomainAction,
+        sender: &ComponentSender<Self>,
+    ) {
+        let Some(conn) = self.host(uri).and_then(Host::connection).cloned() else {
+            return;
+        };
+        let domain = name.to_string();
+        let (command, summary) = match action {
+            DomainAction::Run => (
+                Command::StartDomain {
+                    domain,
+                    paused: false,
+                },
+                gettext("Cannot start the virtual machine"),
+            ),
+            DomainAction::Pause => (
+                Command::SuspendDomain { domain },
+                gettext("Cannot pause the virtual machine"),
+            ),
+            DomainAction::Resume => (
+                Command::ResumeDomain { domain },
+                gettext("Cannot resume the virtual machine"),
+            ),
+            DomainAction::Shutdown => (
+                Command::ShutdownDomain { domain },
+                gettext("Cannot shut down the virtual machine"),
+            ),
+            DomainAction::Reboot => (
+                Command::RebootDomain { domain },
+                gettext("Cannot reboot the virtual machine"),
+            ),
+            DomainAction::Reset => (
+                Command::ResetDomain { domain },
+                gettext("Cannot reset the virtual machine"),
+            ),
+            DomainAction::ForceOff => (
+                Command::DestroyDomain { domain },
+                gettext("Cannot force off the virtual machine"),
+            ),
+            DomainAction::Save => (
+                Command::ManagedSave { domain },
+                gettext("Cannot save the virtual machine"),
+            ),
+        };
+        let uri = uri.to_string();
+        let name = name.to_string();
+        let refresh_name = name.clone();
+        let refresh_conn = conn.clone();
+        sender.oneshot_command(async move {
+            match backend::call(conn, command).await {
+                Ok(_) => {
+                    // Events bring the new state too; asking once more
+                    // keeps the row right with drivers that send none.
+                    let result = match backend::call(
+                        refresh_conn,
+                        Command::DomainInfo {
+                            domain: refresh_name,
+                        },
+                    )
+                    .await
+                    {
+                        Ok(reply) => expect_reply!(reply, Domain).map(Some),
+                        Err(UiError::Api(ApiError::NotFound { .. })) => Ok(None),
+                        Err(error) => Err(error),
+                    };
+                    ManagerCommand::DomainRefreshed(uri, name, result)
+                }
+                Err(error) => ManagerCommand::Done(summary, Err(error)),
+            }
+        });
+    }
+
+    fn start_delete(&self, sender: &ComponentSender<Self>) {
+        let Some((uri, name)) = self.selected() else {
+            return;
+        };
+        let Some(conn) = self.host(&uri).and_then(Host::connection).cloned() else {
+            return;
+        };
+        sender.oneshot_command(async move {
+            let result = async {
+                let xml = expect_reply!(
+                    backend::call(
+                        conn,
+                        Command::DomainXml {
+                            domain: name.clone(),
+                            inactive: true
+                        }
+                    )
+                    .await?,
+                    Xml
+                )?;
+                delete_dialog::disks_of(&xml)
+            }
+            .await;
+            ManagerCommand::DeleteChoices(uri, name, result)
+        });
+    }
+
+    fn delete_domain(
+        &self,
+        uri: String,
+        name: String,
+        storage: Vec<String>,
+        sender: &ComponentSender<Self>,
+    ) {
+        let Some(conn) = self.host(&uri).and_then(Host::connection).cloned() else {
+            return;
+        };
+        let active = self
+            .host(&uri)
+            .and_then(|h| h.domains.get(&name))
+            .is_some_and(|row| row.info.state.is_active());
+        let mut commands = Vec::new();
+        if active {
+            commands.push(Command::DestroyDomain {
+                domain: name.clone(),
+            });
+        }
+        for path in storage {
+            commands.push(Command::DeleteVolume {
+                volume: VolumeRef::by_path(path),
+            });
+        }
+        commands.push(Command::UndefineDomain {
+            domain: name.clone(),
+            managed_save: true,
+        });
+        let summary = gettext_f("Cannot delete “{name}”", &[("name", &name)]);
+        sender.oneshot_command(async move {
+            let result = backend::call_all(conn.clone(), commands).await.map(drop);
+            match result {
+                Ok(()) => {
+                    let refreshed = match backend::call(
+                        conn,
+                        Command::DomainInfo {
+                            domain: name.clone(),
+                        },
+                    )
+                    .await
+                    {
+                        Ok(reply) => expect_reply!(reply, Domain).map(Some),
+                        Err(UiError::Api(ApiError::NotFound { .. })) => Ok(None),
+                        Err(error) => Err(error),
+                    };
+                    ManagerCommand::DomainRefreshed(uri, name, refreshed)
+                }
+                Err(error) => ManagerCommand::Done(summary, Err(error)),
+            }
+        });
+    }
+
+    fn show_details(&mut self, uri: &str) {
+        let Some(conn) = self.host(uri).and_then(Host::connection).cloned() else {
+            return;
+        };
+        let settings = self.settings.clone();
+        let controller = self.details.entry(uri.to_string()).or_insert_with(|| {
+            ConnectionDetails::builder()
+                .launch(DetailsInit {
+                    connection: conn,
+                    settings,
+                })
+                .detach()
+        });
+        controller.widget().present();
+    }
+
+    fn show_domain(&mut self, uri: &str, name: &str, page: DomainPage) {
+        let Some(conn) = self.host(uri).and_then(Host::connection).cloned() else {
+            return;
+        };
+        let key = (uri.to_string(), name.to_string());
+        let settings = self.settings.clone();
+        let controller = self.domain_windows.entry(key).or_insert_with(|| {
+            DomainWindow::builder()
+                .launch(DomainWindowInit {
+                    connection: conn,
+                    name: name.to_string(),
+                    settings,
+                })
+                .detach()
+        });
+        controller.emit(DomainWindowInput::ShowPage(page));
+        controller.widget().present();
+    }
+
+    fn show_new_vm(&mut self) {
+        let Some(uri) = self.current_uri() else {
+            return;
+        };
+        let Some(conn) = self.host(&uri).and_then(Host::connection).cloned() else {
+            return;
+        };
+        let dialog = NewVmDialog::builder()
+            .transient_for(&self.window)
+            .launch(NewVmInit {
+                connection: conn,
+                settings: self.settings.clone(),
+            })
+            .detach();
+        dialog.widget().present();
+        self.new_vm = Some(dialog);
+    }
+
+    fn show_about(&self) {
+        let about = gtk4::AboutDialog::builder()
+            .transient_for(&self.window)
+            .modal(true)
+            .program_name("Hangar")
+            .logo_icon_name(crate::config::APP_ID)
+            .version(env!("CARGO_PKG_VERSION"))
+            .comments(gettext("Create, run and manage virtual machines"))
+            .license_type(gtk4::License::Gpl20)
+            .translator_credits(gettext("translator-credits"))
+            .build();
+        about.present();
     }
 }

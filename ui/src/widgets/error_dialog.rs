@@ -64,7 +64,7 @@ pub fn show(parent: Option<&gtk4::Window>, summary: &str, details: &str) {
         .build();
     content.append(&expander);
 
-    let close = gtk4::Button::with_mnemonic(&gettext("_Close"));
+    let close = crate::widgets::button(&gettext("_Close"));
     close.set_halign(gtk4::Align::End);
     let weak = dialog.downgrade();
     close.connect_clicked(move |_| {

@@ -53,11 +53,6 @@ impl Sparkline {
         drop(samples);
         self.area.queue_draw();
     }
-
-    /// The latest sample.
-    pub fn last(&self) -> Option<f64> {
-        self.samples.borrow().back().copied()
-    }
 }
 
 fn draw(
