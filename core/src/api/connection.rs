@@ -181,7 +181,7 @@ fn run_backend<F>(
             tokio::select! {
                 request = receiver.recv() => match request {
                     Some(Request { command, reply }) => {
-                        let _ = reply.send(driver.call(command));
+                        let _ = reply.send(call_guarded(driver.as_mut(), command));
                     }
                     None => break,
                 },
@@ -189,6 +189,29 @@ fn run_backend<F>(
             }
         }
     });
+}
+
+/// Runs one command; a bug that panics in the driver fails that command
+/// instead of closing the connection under every other caller.
+fn call_guarded(driver: &mut dyn Driver, command: Command) -> Result<Reply, ApiError> {
+    let name = format!("{command:?}");
+    let name = name
+        .split([' ', '{', '('])
+        .next()
+        .unwrap_or("command")
+        .to_string();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver.call(command))).unwrap_or_else(
+        |panic| {
+            let why = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            Err(ApiError::Internal(format!(
+                "the driver failed on {name}: {why}"
+            )))
+        },
+    )
 }
 
 async fn next_tick(ticker: &mut Option<tokio::time::Interval>) {
