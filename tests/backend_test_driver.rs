@@ -56,6 +56,8 @@ async fn default_host_has_libvirts_objects() {
     assert_eq!(host.hypervisor, "Test");
     let caps = conn.text(Command::Capabilities).await.expect("caps");
     assert!(caps.contains("<domain type='test'/>"), "{caps}");
+    assert!(caps.contains("<arch name='x86_64'>"), "{caps}");
+    assert!(caps.contains("<arch name='i686'>"), "{caps}");
 }
 
 #[tokio::test]

@@ -3,8 +3,10 @@
 use crate::api::HostInfo;
 use crate::xml::Element;
 
-/// Capabilities of a host whose guests are `domain_type` (`kvm`, `test`) on `arch`.
-pub fn document(host: &HostInfo, host_uuid: &str, domain_type: &str, arch: &str) -> String {
+/// Capabilities of a host on `arches[0]` whose guests are `domain_type`
+/// (`kvm`, `test`) machines of each of `arches`.
+pub fn document(host: &HostInfo, host_uuid: &str, domain_type: &str, arches: &[&str]) -> String {
+    let arch = arches.first().copied().unwrap_or(std::env::consts::ARCH);
     let topology = Element::new("topology")
         .with_attr("sockets", host.sockets.to_string())
         .with_attr("dies", "1")
@@ -18,7 +20,15 @@ pub fn document(host: &HostInfo, host_uuid: &str, domain_type: &str, arch: &str)
         .with_child(Element::new("uuid").with_text(host_uuid))
         .with_child(cpu)
         .with_child(Element::new("power_management").with_child(Element::new("suspend_mem")));
-    let guest = Element::new("guest")
+    let mut caps = Element::new("capabilities").with_child(host_el);
+    for guest_arch in arches {
+        caps.push(guest(domain_type, guest_arch));
+    }
+    caps.to_xml()
+}
+
+fn guest(domain_type: &str, arch: &str) -> Element {
+    Element::new("guest")
         .with_child(Element::new("os_type").with_text("hvm"))
         .with_child(
             Element::new("arch")
@@ -42,9 +52,5 @@ pub fn document(host: &HostInfo, host_uuid: &str, domain_type: &str, arch: &str)
                         .with_attr("default", "on")
                         .with_attr("toggle", "no"),
                 ),
-        );
-    Element::new("capabilities")
-        .with_child(host_el)
-        .with_child(guest)
-        .to_xml()
+        )
 }

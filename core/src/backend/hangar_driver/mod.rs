@@ -229,7 +229,7 @@ impl Driver for HangarDriver {
                 &self.host,
                 &host_uuid(),
                 "kvm",
-                std::env::consts::ARCH,
+                &[std::env::consts::ARCH],
             ))),
             Command::StoreProblems => Ok(Reply::Problems(self.problems())),
             c @ (Command::ListDomains

@@ -118,7 +118,7 @@ impl TestDriver {
             &self.host,
             "6695eb01-f6a4-8304-79aa-97f2502e193f",
             "test",
-            &self.host.cpu_model,
+            &["i686", "x86_64"],
         )
     }
 
