@@ -265,3 +265,35 @@ fn allocation_units_and_defaults() {
         "an empty element counts as absent, as in libvirt"
     );
 }
+
+#[test]
+fn errors_say_what_is_wrong() {
+    let msg = |xml: &str| vol(xml).expect_err("invalid").to_string();
+    assert_eq!(
+        msg("<volume><name>a/b</name><capacity>1</capacity></volume>"),
+        "invalid volume name 'a/b': name cannot contain '/'"
+    );
+    assert_eq!(
+        msg("<volume><name>a</name></volume>"),
+        "missing element <capacity> in <volume>"
+    );
+    assert_eq!(
+        msg("<volume><name>a</name><capacity unit='GQ'>1</capacity></volume>"),
+        "invalid <capacity> unit 'GQ': unknown unit (use bytes, KiB, MiB, GiB, TiB, PiB, EiB, KB, MB, GB, ...)"
+    );
+    assert_eq!(
+        msg("<volume><name>a</name><capacity unit='EiB'>8</capacity></volume>"),
+        "invalid <capacity> '8 EiB': value too large (the limit is 9223372036854775807 bytes)"
+    );
+    assert_eq!(
+        msg("<volume><name>a</name><name>b</name><capacity>1</capacity></volume>"),
+        "<volume> has more than one <name> element"
+    );
+    assert!(msg("<volume><name>a</name><capacity>1</capacity><target><format type='qcow3'/></target></volume>")
+        .starts_with("invalid volume <format type> 'qcow3': unknown format type (expected one of raw, dir,"));
+    let malformed = msg("<volume>\n<name>a</name>\n<capacity>1</capacity\n</volume>");
+    assert!(
+        malformed.starts_with("malformed XML at line 3"),
+        "{malformed}"
+    );
+}
