@@ -144,6 +144,52 @@ error: Domain not found: no domain with matching name 'kvm1'
     );
 }
 
+/// The seed's `save` / `restore` (001), and `managedsave`, on `test:///default`.
+#[test]
+fn save_restore_and_managedsave_on_the_test_driver() {
+    let sb = Sandbox::new("dom-save");
+    let input = "save test test.state
+list --all
+restore test.state
+managedsave test
+dominfo test
+start test
+list
+";
+    let run = sb.shell(&["-c", "test:///default"], input, &[]);
+    run.ok("
+Domain 'test' saved to test.state
+
+ Id   Name   State
+-----------------------
+ -    test   shut off
+
+Domain restored from test.state
+
+
+Domain 'test' state saved by libvirt
+
+Id:             -
+Name:           test
+UUID:           6695eb01-f6a4-8304-79aa-97f2502e193f
+OS Type:        hvm
+State:          shut off
+CPU(s):         2
+Max memory:     8388608 KiB
+Used memory:    2097152 KiB
+Persistent:     yes
+Autostart:      disable
+Managed save:   yes
+
+Domain 'test' started
+
+ Id   Name   State
+----------------------
+ 3    test   running
+
+");
+}
+
 /// Definitions on `hangar:///session` persist between `hangarctl` runs.
 #[test]
 fn domain_definition_on_the_session_driver() {
