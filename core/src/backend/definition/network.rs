@@ -139,9 +139,25 @@ pub fn update(
     parent_index: Option<usize>,
 ) -> Result<(), ApiError> {
     use crate::api::NetworkUpdateOp as Op;
+    if section == "ip-dhcp-host" {
+        // The model knows libvirt's rules for DHCP hosts (which <ip>, which
+        // entries clash, which one a modify or delete matches).
+        use crate::xml::network::UpdateCommand;
+        let command = match op {
+            Op::Modify => UpdateCommand::Modify,
+            Op::Delete => UpdateCommand::Delete,
+            Op::AddFirst => UpdateCommand::AddFirst,
+            Op::AddLast => UpdateCommand::AddLast,
+        };
+        let mut model = Network::parse(&el.to_xml())?;
+        model
+            .update_dhcp_host(command, parent_index, xml)
+            .map_err(|e| ApiError::invalid_op(e.to_string()))?;
+        *el = Element::parse(&model.to_xml())?;
+        return Ok(());
+    }
     let item = Element::parse(xml)?;
     let (path, child, key): (&[&str], &str, &[&str]) = match section {
-        "ip-dhcp-host" => (&["ip", "dhcp"], "host", &["mac", "name", "ip"]),
         "ip-dhcp-range" => (&["ip", "dhcp"], "range", &["start"]),
         "dns-host" => (&["dns"], "host", &["ip"]),
         "dns-txt" => (&["dns"], "txt", &["name"]),
