@@ -4,12 +4,15 @@
 //! - [`dnsmasq`]: the dnsmasq configuration (DHCP, DNS, TFTP, router
 //!   advertisements) and its hosts files.
 //! - [`nftables`]: the firewall ruleset of a network, one `nft` table each.
+//! - [`runtime`]: running networks on the host (bridge, addresses, routes,
+//!   firewall, dnsmasq) and tap devices for VM NICs.
 //!
 //! These are pure functions of the definition (paths passed in), so the
 //! driver that starts bridges and processes stays thin and testable.
 
 pub mod dnsmasq;
 pub mod nftables;
+pub mod runtime;
 
 use thiserror::Error;
 
