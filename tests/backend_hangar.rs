@@ -169,9 +169,10 @@ async fn definitions_survive_reopen() {
             network: "nat10".into(),
         })
         .await
-        .expect_err("no networks yet");
+        .expect_err("the session starts no networks");
     assert!(
-        err.to_string().contains("cannot start networks yet"),
+        err.to_string()
+            .contains("hangar:///session cannot start virtual networks"),
         "{err}"
     );
     conn.run(Command::UndefineDomain {

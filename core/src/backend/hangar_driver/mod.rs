@@ -4,10 +4,12 @@
 //! Every command first re-syncs the store, so it sees what other processes
 //! (the GUI, other `hangarctl`s) changed; every change goes through the
 //! store's lock and is re-checked under it. Changes made elsewhere become
-//! events on the next poll. Until the VMM and virtual networks exist,
-//! starting a domain or a network says so clearly.
+//! events on the next poll. Networks run through
+//! [`crate::network::runtime`] (root only); until the VMM exists, starting a
+//! domain says so clearly.
 
 mod domains;
+mod network_run;
 mod networks;
 mod pools;
 mod volumes;
@@ -23,6 +25,7 @@ use crate::api::{
 use crate::backend::definition::{capabilities, host};
 use crate::backend::store::{Change, Store, StorePaths};
 use crate::backend::DriverUri;
+use crate::network::runtime::NetworkRuntime;
 
 /// How often the store is checked for changes made by other processes.
 const WATCH_PERIOD: Duration = Duration::from_millis(500);
@@ -39,6 +42,13 @@ pub struct HangarDriver {
     /// Modification times of started pools' folders, to notice volumes
     /// added or removed by other processes or by hand.
     pool_folders: BTreeMap<String, i128>,
+    /// Running networks' bridges, firewall and dnsmasq (`<runtime>/network`).
+    net_runtime: NetworkRuntime,
+    /// Networks seen running at the last poll, to report starts and stops
+    /// made by other processes.
+    running_networks: BTreeSet<String>,
+    /// Only `hangar:///system` (root) can make bridges in the host's namespace.
+    system: bool,
 }
 
 impl HangarDriver {
@@ -80,6 +90,7 @@ impl HangarDriver {
             threads: 1,
             memory_kib: host::memory_kib().0,
         };
+        let net_runtime = NetworkRuntime::new(store.paths.runtime.join("network"));
         let mut driver = HangarDriver {
             store,
             events,
@@ -87,6 +98,9 @@ impl HangarDriver {
             reported: BTreeSet::new(),
             polls: 0,
             pool_folders: BTreeMap::new(),
+            net_runtime,
+            running_networks: BTreeSet::new(),
+            system: uri == DriverUri::HangarSystem.canonical(),
         };
         {
             let _lock = driver.store.lock()?;
@@ -95,6 +109,7 @@ impl HangarDriver {
             if first_use {
                 driver.create_default_pool()?;
             }
+            driver.adopt_networks();
             driver.autostart_once()?;
         }
         driver.watch_pool_folders();
@@ -308,6 +323,7 @@ impl Driver for HangarDriver {
             });
         }
         self.watch_pool_folders();
+        self.watch_networks();
         self.polls = self.polls.wrapping_add(1);
         if self.polls % STATS_EVERY == 0 {
             // No domain runs until the VMM is wired in: only the host's figures.

@@ -1,5 +1,5 @@
-//! Network definitions in the hangar driver. Networks are not started until
-//! the virtual network work lands; those commands say so.
+//! Network commands in the hangar driver: definitions here, running
+//! networks in `network_run`.
 
 use super::domains::check_file_name;
 use super::HangarDriver;
@@ -7,8 +7,9 @@ use crate::api::{ApiError, Command, LookupKey, NetworkInfo, ObjectEvent, ObjectK
 use crate::backend::definition::network;
 use crate::xml::ids;
 
-/// What starting commands answer until virtual networks exist.
-const CANNOT_START: &str = "the hangar driver cannot start networks yet";
+/// `net-create` needs transient networks, which the store does not keep.
+const NO_TRANSIENT: &str =
+    "the hangar driver has no transient networks; use net-define and net-start";
 
 impl HangarDriver {
     fn network_name(&self, key: &str) -> Result<String, ApiError> {
@@ -40,7 +41,7 @@ impl HangarDriver {
         Ok(NetworkInfo {
             name: name.to_string(),
             uuid: entry.uuid.clone(),
-            active: false,
+            active: self.network_active(name),
             persistent: true,
             autostart: self.store.networks.autostart(name),
             bridge: network::bridge(&entry.xml),
@@ -108,16 +109,24 @@ impl HangarDriver {
             Command::DefineNetwork { xml } => self.define_network(&xml),
             Command::CreateNetwork { xml } => {
                 crate::xml::Network::parse(&xml)?;
-                Err(ApiError::unsupported(CANNOT_START))
+                Err(ApiError::unsupported(NO_TRANSIENT))
             }
             Command::UndefineNetwork { network } => self.locked(|d| {
                 let name = d.network_name(&network)?;
+                if d.network_active(&name) {
+                    return Err(ApiError::invalid_op(format!(
+                        "network '{name}' is active; net-destroy it first"
+                    )));
+                }
                 d.store.networks.remove(&name)?;
                 d.emit(ObjectKind::Network, &name, None, ObjectEvent::Undefined);
                 Ok(Reply::Done)
             }),
-            Command::NetworkXml { network, .. } => {
+            Command::NetworkXml { network, inactive } => {
                 let name = self.network_name(&network)?;
+                if let Some(live) = self.live_network(&name).filter(|_| !inactive) {
+                    return Ok(Reply::Xml(live.to_live_xml(0)));
+                }
                 let entry = self
                     .store
                     .networks
@@ -125,13 +134,19 @@ impl HangarDriver {
                     .ok_or_else(|| ApiError::not_found(ObjectKind::Network, &name))?;
                 Ok(Reply::Xml(network::canonical(&entry.xml)?))
             }
-            Command::StartNetwork { network } => {
-                self.network_name(&network)?;
-                Err(ApiError::unsupported(CANNOT_START))
-            }
-            Command::DestroyNetwork { network } | Command::NetworkDhcpLeases { network, .. } => {
-                self.network_name(&network)?;
-                Err(ApiError::invalid_op("network is not active"))
+            Command::StartNetwork { network } => self.locked(|d| {
+                let name = d.network_name(&network)?;
+                d.start_network(&name)?;
+                Ok(Reply::Done)
+            }),
+            Command::DestroyNetwork { network } => self.locked(|d| {
+                let name = d.network_name(&network)?;
+                d.destroy_network(&name)?;
+                Ok(Reply::Done)
+            }),
+            Command::NetworkDhcpLeases { network, mac } => {
+                let name = self.network_name(&network)?;
+                Ok(Reply::Leases(self.network_leases(&name, mac)?))
             }
             Command::SetNetworkAutostart { network, enabled } => self.locked(|d| {
                 let name = d.network_name(&network)?;
@@ -146,26 +161,45 @@ impl HangarDriver {
                 xml,
                 parent_index,
                 scope,
-            } => {
-                if scope.live {
-                    self.network_name(&network)?;
+            } => self.locked(|d| {
+                let name = d.network_name(&network)?;
+                let live = d.live_network(&name);
+                // No flag: the running network if it runs, and the definition.
+                let (change_live, change_config) = if !scope.live && !scope.config {
+                    (live.is_some(), true)
+                } else {
+                    (scope.live, scope.config)
+                };
+                if change_live && live.is_none() {
                     return Err(ApiError::invalid_op("network is not active"));
                 }
-                self.locked(|d| {
-                    let name = d.network_name(&network)?;
-                    let mut el = d
-                        .store
-                        .networks
-                        .get(&name)
-                        .map(|e| e.xml.clone())
-                        .ok_or_else(|| ApiError::not_found(ObjectKind::Network, &name))?;
+                let mut el = d
+                    .store
+                    .networks
+                    .get(&name)
+                    .map(|e| e.xml.clone())
+                    .ok_or_else(|| ApiError::not_found(ObjectKind::Network, &name))?;
+                let new_live = match (change_live, live) {
+                    (true, Some(running)) => {
+                        let mut live_el = crate::xml::parse_root(&running.to_xml(), "network")?;
+                        network::update(&mut live_el, op, &section, &xml, parent_index)?;
+                        Some(crate::xml::Network::parse(&live_el.to_xml())?)
+                    }
+                    _ => None,
+                };
+                if change_config {
                     network::update(&mut el, op, &section, &xml, parent_index)?;
-                    let canonical = network::canonical(&el)?;
-                    d.store.networks.put(&name, &canonical)?;
-                    d.emit(ObjectKind::Network, &name, None, ObjectEvent::Changed);
-                    Ok(Reply::Done)
-                })
-            }
+                    network::canonical(&el)?;
+                }
+                if let Some(net) = &new_live {
+                    d.apply_live_network(net)?;
+                }
+                if change_config {
+                    d.store.networks.put(&name, &network::canonical(&el)?)?;
+                }
+                d.emit(ObjectKind::Network, &name, None, ObjectEvent::Changed);
+                Ok(Reply::Done)
+            }),
             other => Err(ApiError::Internal(format!(
                 "not a network command: {other:?}"
             ))),

@@ -241,6 +241,7 @@ impl HangarDriver {
         if marker.exists() {
             return Ok(());
         }
+        self.autostart_networks();
         let names: Vec<String> = self.store.pools.entries().keys().cloned().collect();
         for name in names {
             if self.store.pools.autostart(&name) && !self.pool_active(&name) {

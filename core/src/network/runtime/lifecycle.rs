@@ -367,6 +367,36 @@ impl NetworkRuntime {
         self.save(net, &state)
     }
 
+    /// Applies a changed running definition: only the hosts files when
+    /// nothing else dnsmasq reads changed, else dnsmasq is restarted with
+    /// the new configuration. Bridge, addresses and firewall stay as they are.
+    pub fn update_live(&self, net: &Network) -> Result<(), RuntimeError> {
+        let state = self
+            .active(&net.name)
+            .ok_or_else(|| RuntimeError::State(format!("network '{}' is not active", net.name)))?;
+        if !state.dnsmasq {
+            return self.save(net, &state);
+        }
+        let paths = self.dnsmasq_paths(&net.name);
+        let conf = self.file(&net.name, "conf");
+        let cfg = dnsmasq_config(net, &paths)?;
+        let old = std::fs::read_to_string(&conf).unwrap_or_default();
+        if old == cfg.conf {
+            return self.update_hosts(net);
+        }
+        checks::check_dhcp_ranges(net)?;
+        let pid = self.file(&net.name, "pid");
+        dnsmasq_run::stop(&pid, &conf)?;
+        write_atomic(&paths.hostsfile, cfg.hostsfile.as_bytes(), 0o644)
+            .map_err(io("cannot write the DHCP hosts file"))?;
+        write_atomic(&paths.addnhosts, cfg.addnhosts.as_bytes(), 0o644)
+            .map_err(io("cannot write the DNS hosts file"))?;
+        write_atomic(&conf, cfg.conf.as_bytes(), 0o644)
+            .map_err(io("cannot write the dnsmasq configuration"))?;
+        dnsmasq_run::start(&conf, &pid)?;
+        self.save(net, &state)
+    }
+
     /// The DHCP leases dnsmasq handed out on a running network.
     pub fn leases(&self, name: &str) -> Result<Vec<DhcpLease>, RuntimeError> {
         let net = self
