@@ -273,3 +273,73 @@ fn test_driver_domains_load() {
     assert!(count >= 17, "only {count} test-driver domains found");
     println!("test-driver domains: {count} load");
 }
+
+/// Every (element path, attribute, value) and (element path, text) of `el`.
+fn facts(el: &Element, path: &str, out: &mut std::collections::HashSet<String>) {
+    let path = format!("{path}/{}", el.name);
+    for (k, v) in &el.attrs {
+        out.insert(format!("{path} @{k}={v}"));
+    }
+    let text = el.text();
+    if !text.trim().is_empty() {
+        out.insert(format!("{path} text={}", text.trim()));
+    }
+    for c in el.elements() {
+        facts(c, &path, out);
+    }
+}
+
+/// Facts the formatter rewrites on purpose: sizes become KiB with
+/// `unit='KiB'`, UUIDs and MACs are written in canonical form.
+fn normalised_on_purpose(fact: &str) -> bool {
+    let sized = ["/memory", "/currentMemory", "/maxMemory"];
+    sized
+        .iter()
+        .any(|s| fact.starts_with(&format!("/domain{s} ")))
+        || fact.starts_with("/domain/uuid text=")
+        || fact.contains("/mac @address=")
+}
+
+#[test]
+fn formatting_loses_nothing_the_user_wrote() {
+    let dir = shared().join("conformance/libvirt-9.0.0/domain-xml");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "xml"))
+        .collect();
+    files.sort();
+    let mut lost: Vec<String> = Vec::new();
+    let mut checked = 0;
+    for path in &files {
+        let xml = std::fs::read_to_string(path).unwrap_or_default();
+        let Ok(d) = Domain::parse(&xml) else { continue };
+        let (Ok(input), Ok(output)) = (Element::parse(&xml), Element::parse(&d.to_xml())) else {
+            panic!("{}: formatted XML does not parse", path.display());
+        };
+        let mut before = std::collections::HashSet::new();
+        let mut after = std::collections::HashSet::new();
+        facts(&input, "", &mut before);
+        facts(&output, "", &mut after);
+        for f in before.difference(&after) {
+            if !normalised_on_purpose(f) {
+                lost.push(format!(
+                    "{}: {f}",
+                    path.file_name()
+                        .map(|n| n.to_string_lossy())
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        checked += 1;
+    }
+    println!(
+        "domain xml: {checked} accepted files checked for lost content, {} facts lost",
+        lost.len()
+    );
+    assert!(
+        lost.is_empty(),
+        "content lost in formatting:\n{}",
+        lost.join("\n")
+    );
+}
