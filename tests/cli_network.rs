@@ -311,3 +311,39 @@ error: Network not found: no network with matching name '192.168.10.0'
 ",
     );
 }
+
+/// `net-update` of DHCP hosts and `net-dhcp-leases` (issue 8's lifecycle) on `test:///default`.
+#[test]
+fn net_update_and_dhcp_leases_on_the_test_driver() {
+    let sb = Sandbox::new("net-update");
+    let host = "<host mac='52:54:00:00:00:01' name='vm1' ip='192.168.122.10'/>";
+    sb.write("host.xml", host);
+    let input = format!(
+        "net-dhcp-leases default
+net-update default add ip-dhcp-host host.xml --live --config
+net-dhcp-leases default --mac 52:54:00:00:00:01
+net-update default delete ip-dhcp-host \"{host}\"
+net-dumpxml default
+net-update default frob ip-dhcp-host host.xml
+"
+    );
+    let utc = std::path::Path::new("UTC");
+    let run = sb.shell(&["-c", "test:///default"], &input, &[("TZ", utc)]);
+    let dump_start = run.stdout.find("<network").unwrap_or(0);
+    let (before, dump) = run.stdout.split_at(dump_start);
+    assert_lines(
+        before,
+        " Expiry Time   MAC address   Protocol   IP address   Hostname   Client ID or DUID
+-----------------------------------------------------------------------------------
+
+Updated network default persistent config and live state
+ Expiry Time           MAC address         Protocol   IP address          Hostname   Client ID or DUID
+--------------------------------------------------------------------------------------------------------
+ 1970-01-01 00:00:00   52:54:00:00:00:01   ipv4       192.168.122.10/24   vm1        -
+
+Updated network default live state
+",
+    );
+    assert!(!dump.contains("52:54:00:00:00:01"), "{dump}");
+    run.fails("error: unrecognized command name 'frob'\n");
+}

@@ -263,6 +263,10 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("net-define", Network, "define an inactive persistent virtual network or modify an existing persistent one from an XML file", "Define or modify a persistent virtual network.", &[
         req("file", "file containing an XML network description"),
     ]),
+    cmd("net-dhcp-leases", Network, "print lease info for a given network", "Print lease info for a given network", &[
+        NETWORK,
+        opt("mac", "MAC address"),
+    ]),
     cmd("net-destroy", Network, "destroy (stop) a network", "Forcefully stop a given network.", &[NETWORK]),
     cmd("net-dumpxml", Network, "network information in XML", "Output the network information as an XML dump to stdout.", &[
         NETWORK,
@@ -282,6 +286,16 @@ pub const COMMANDS: &[CommandSpec] = &[
         flag("table", "list table (default)"),
     ]),
     cmd("net-start", Network, "start a (previously defined) inactive network", "Start a network.", &[NETWORK]),
+    cmd("net-update", Network, "update parts of an existing network's configuration", "", &[
+        NETWORK,
+        req("command", "type of update (add-first, add-last (add), delete, or modify)"),
+        req("section", "which section of network configuration to update"),
+        req("xml", "name of file containing xml (or, if it starts with '<', the complete xml element itself) to add/modify, or to be matched for search"),
+        opt("parent-index", "which parent object to search through"),
+        CONFIG,
+        LIVE,
+        CURRENT,
+    ]),
     cmd("net-undefine", Network, "undefine a persistent network", "Undefine the configuration for a persistent network.", &[NETWORK]),
     // Storage pools.
     cmd("pool-autostart", Pool, "autostart a pool", "Configure a pool to be automatically started at boot.", &[

@@ -39,6 +39,8 @@ pub fn dispatch(s: &mut Session, spec: &CommandSpec, a: &Args) -> Result<(), Cli
         "net-undefine" => network::undefine(s, c, a),
         "net-start" => network::start(s, c, a),
         "net-destroy" => network::destroy(s, c, a),
+        "net-update" => network::update(s, c, a),
+        "net-dhcp-leases" => network::dhcp_leases(s, c, a),
         "pool-list" => pool::list(s, c, a),
         "pool-define" => pool::define(s, c, a),
         "pool-define-as" => pool::define_as(s, c, a),

@@ -1,7 +1,7 @@
 //! `net-*` commands.
 
-use super::{by_name, call, done, fail, print_xml, read_file, text, Target};
-use crate::api::{ApiError, Command, Connection, NetworkInfo, Reply};
+use super::{by_name, call, done, exclusive, fail, print_xml, read_file, text, Target};
+use crate::api::{ApiError, Command, Connection, NetworkInfo, NetworkUpdateOp, Reply, Scope};
 use crate::cli::args::Args;
 use crate::cli::edit::{self, EditOutcome, Editable};
 use crate::cli::format::{field, yes_no, Table};
@@ -256,5 +256,171 @@ pub(super) fn destroy(s: &mut Session, c: &Connection, a: &Args) -> Result<(), C
         |network| Command::DestroyNetwork { network },
         "destroy",
         "destroyed",
+    )
+}
+
+/// virsh's section names for `net-update`.
+const UPDATE_SECTIONS: &[&str] = &[
+    "bridge",
+    "domain",
+    "ip",
+    "ip-dhcp-host",
+    "ip-dhcp-range",
+    "forward",
+    "forward-interface",
+    "forward-pf",
+    "portgroup",
+    "dns-host",
+    "dns-txt",
+    "dns-srv",
+];
+
+pub(super) fn update(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
+    exclusive(a, "current", "live")?;
+    exclusive(a, "current", "config")?;
+    let name = a.req("network")?;
+    let net = call(
+        c,
+        Command::NetworkInfo {
+            network: name.to_string(),
+        },
+    )
+    .and_then(network_reply)
+    .map_err(|e| fail(e, Target::Network(name), None))?;
+    let op = match a.req("command")? {
+        "add" | "add-last" => NetworkUpdateOp::AddLast,
+        "add-first" => NetworkUpdateOp::AddFirst,
+        "delete" => NetworkUpdateOp::Delete,
+        "modify" => NetworkUpdateOp::Modify,
+        other => {
+            return Err(CliError::msg(format!(
+                "unrecognized command name '{other}'"
+            )))
+        }
+    };
+    let section = a.req("section")?;
+    if !UPDATE_SECTIONS.contains(&section) {
+        return Err(CliError::msg(format!(
+            "unrecognized section name '{section}'"
+        )));
+    }
+    let parent_index = match a.get("parent-index") {
+        Some(v) => Some(v.parse::<usize>().map_err(|_| {
+            CliError::msg(format!(
+                "Numeric value '{v}' for <parent-index> option is malformed or out of range"
+            ))
+        })?),
+        None => None,
+    };
+    // The XML is given inline when it starts with '<', else it names a file.
+    let given = a.req("xml")?;
+    let xml = if given.starts_with('<') {
+        given.to_string()
+    } else {
+        read_file(given)?
+    };
+    let scope = Scope {
+        live: a.flag("live"),
+        config: a.flag("config"),
+    };
+    done(
+        c,
+        Command::UpdateNetwork {
+            network: net.name.clone(),
+            op,
+            section: section.to_string(),
+            xml,
+            parent_index,
+            scope,
+        },
+    )
+    .map_err(|e| CliError::Api {
+        context: format!("Failed to update network {}", net.name),
+        source: e,
+    })?;
+    let what = match (scope.config, scope.live) {
+        (true, true) => "persistent config and live state",
+        (true, false) => "persistent config",
+        (false, true) => "live state",
+        (false, false) if net.active => "live state",
+        (false, false) => "persistent config",
+    };
+    // virsh prints this one without a newline; the command's blank line ends it.
+    s.print_extra(&format!("Updated network {} {what}", net.name));
+    Ok(())
+}
+
+pub(super) fn dhcp_leases(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
+    let name = a.req("network")?;
+    let mac = a.get("mac").map(str::to_string);
+    let mut leases = match call(
+        c,
+        Command::NetworkDhcpLeases {
+            network: name.to_string(),
+            mac,
+        },
+    )
+    .map_err(|e| {
+        fail(
+            e,
+            Target::Network(name),
+            Some("Failed to get leases info".into()),
+        )
+    })? {
+        Reply::Leases(l) => l,
+        other => {
+            return Err(fail(
+                other.unexpected("leases"),
+                Target::Network(name),
+                None,
+            ))
+        }
+    };
+    leases.sort_by(|x, y| by_name(&x.mac, &y.mac));
+    let mut table = Table::new(&[
+        "Expiry Time",
+        "MAC address",
+        "Protocol",
+        "IP address",
+        "Hostname",
+        "Client ID or DUID",
+    ]);
+    let dash = |v: &Option<String>| {
+        v.clone()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "-".into())
+    };
+    for l in &leases {
+        table.row(&[
+            local_time(l.expiry_time),
+            l.mac.clone(),
+            l.protocol.clone(),
+            format!("{}/{}", l.ip, l.prefix),
+            dash(&l.hostname),
+            dash(&l.client_id),
+        ]);
+    }
+    let quiet = s.quiet();
+    s.print(&table.render(!quiet));
+    Ok(())
+}
+
+/// Seconds since the epoch as local `YYYY-MM-DD HH:MM:SS`, as virsh prints lease expiry.
+fn local_time(secs: i64) -> String {
+    let t: libc::time_t = secs as libc::time_t;
+    // SAFETY: tm is plain data, filled by localtime_r before it is read.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are to locals that outlive the call.
+    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+        return secs.to_string();
+    }
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        i64::from(tm.tm_year) + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
     )
 }
