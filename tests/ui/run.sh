@@ -45,7 +45,9 @@ export NO_AT_BRIDGE=0 GTK_A11Y=atspi GDK_BACKEND=x11 GSK_RENDERER=cairo
 if [ $# -eq 0 ]; then
 	set -- $(ls tests/ui/test_*.py)
 fi
-exec xvfb-run -a -s "-screen 0 1280x900x24" \
+# Start the search for a free display at a random number: other X servers
+# started at the same moment (parallel test runs) would race for :99.
+exec xvfb-run -a -n $((100 + $$ % 800)) -s "-screen 0 1280x900x24" \
 	dbus-run-session -- sh -c '
 		/usr/libexec/at-spi-bus-launcher --launch-immediately &
 		launcher=$!

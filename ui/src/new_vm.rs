@@ -158,6 +158,10 @@ impl Component for NewVmDialog {
                     );
                     return;
                 }
+                // Take text typed without leaving the fields.
+                for spin in [&self.memory, &self.vcpus, &self.disk] {
+                    spin.update();
+                }
                 let format = self.settings.string("new-vm-storage-format").to_string();
                 let extension = if format == "raw" { "img" } else { "qcow2" };
                 let disk_bytes = (self.disk.value() * GIB).round() as u64;

@@ -179,8 +179,6 @@ impl Component for NetworkAssistant {
         let back = crate::widgets::button(&gettext("_Back"));
         let forward = crate::widgets::button(&gettext("_Forward"));
         let finish = crate::widgets::button(&gettext("_Finish"));
-        finish.add_css_class("suggested-action");
-        forward.add_css_class("suggested-action");
         let buttons = gtk4::Box::new(gtk4::Orientation::Horizontal, 6);
         buttons.set_margin_top(6);
         buttons.set_margin_bottom(12);
@@ -319,7 +317,14 @@ impl NetworkAssistant {
         self.back.set_sensitive(self.page > 0);
         let last = self.page + 1 == PAGES.len();
         self.forward.set_visible(!last);
-        self.finish.set_visible(true);
+        // The button that moves on is the highlighted one.
+        for (button, highlighted) in [(&self.forward, !last), (&self.finish, last)] {
+            if highlighted {
+                button.add_css_class("suggested-action");
+            } else {
+                button.remove_css_class("suggested-action");
+            }
+        }
         let mode = self.mode();
         let forwards = matches!(mode, Mode::Nat | Mode::Routed);
         self.forward_any.set_sensitive(forwards);

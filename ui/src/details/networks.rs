@@ -146,6 +146,7 @@ impl Component for NetworksPage {
         left.append(&buttons);
         root.set_start_child(Some(&left));
         root.set_shrink_start_child(false);
+        root.set_position(260);
         root.set_resize_start_child(false);
 
         let mut form = Form::new();

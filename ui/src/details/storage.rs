@@ -153,7 +153,7 @@ impl Component for StoragePage {
         let scroller = gtk4::ScrolledWindow::builder()
             .child(&pool_list)
             .vexpand(true)
-            .min_content_width(220)
+            .min_content_width(260)
             .hscrollbar_policy(gtk4::PolicyType::Never)
             .build();
         let add = tool_button("list-add-symbolic", &gettext("Add Pool"));
@@ -179,6 +179,7 @@ impl Component for StoragePage {
         left.append(&pool_buttons);
         root.set_start_child(Some(&left));
         root.set_shrink_start_child(false);
+        root.set_position(280);
         root.set_resize_start_child(false);
 
         let mut form = Form::new();
@@ -544,6 +545,7 @@ impl StoragePage {
                     .label(&pool.name)
                     .xalign(0.0)
                     .hexpand(true)
+                    .ellipsize(gtk4::pango::EllipsizeMode::End)
                     .build(),
             );
             let used = if pool.capacity > 0 {

@@ -102,6 +102,8 @@ pub fn show(
         } else if format_name == "raw" && !volume_name.contains('.') {
             volume_name.push_str(".img");
         }
+        // Take text typed without leaving the field.
+        capacity.update();
         let bytes = (capacity.value() * GIB).round() as u64;
         let backing_vol = Some(backing.text().trim().to_string()).filter(|b| !b.is_empty());
         let args = VolumeAs {

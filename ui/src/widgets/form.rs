@@ -52,11 +52,8 @@ impl Form {
             .xalign(1.0)
             .css_classes(["field"])
             .build();
-        title.set_mnemonic_widget(Some(widget));
-        let widget: &gtk4::Widget = widget.upcast_ref();
-        widget.update_relation(&[gtk4::accessible::Relation::LabelledBy(
-            &[title.upcast_ref()],
-        )]);
+        // No "labelled by" relation: GTK 4.8 would join it to the name
+        // set in `field`, and a value label must keep its text as its name.
         self.grid.attach(&title, 0, self.row, 1, 1);
         self.grid.attach(widget, 1, self.row, 1, 1);
         self.row += 1;
@@ -71,7 +68,7 @@ impl Form {
             .wrap(true)
             .build();
         // A value label keeps its own text as its accessible name, so
-        // assistive technologies read the value; the title labels it.
+        // assistive technologies read the value.
         self.attach(label, &value);
         value
     }
