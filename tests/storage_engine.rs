@@ -911,3 +911,53 @@ fn clone_with_tiny_clusters_grows_refcount_structures() {
     assert_agrees(&from_raw);
     assert_same_data(&raw, &from_raw);
 }
+
+#[test]
+fn looping_backing_chain_is_refused() {
+    let dir = Scratch::new("loop");
+    let a = dir.path("a.qcow2");
+    let b = dir.path("b.qcow2");
+    create_volume(&b, &qcow2(MIB)).expect("b");
+    let mut opts = qcow2(MIB);
+    opts.backing = Some((PathBuf::from("b.qcow2"), VolumeFormat::Qcow2));
+    create_volume(&a, &opts).expect("a on b");
+    std::fs::remove_file(&b).expect("remove b");
+    let mut opts = qcow2(MIB);
+    opts.backing = Some((PathBuf::from("a.qcow2"), VolumeFormat::Qcow2));
+    create_volume(&b, &opts).expect("b on a");
+    for err in [
+        clone_volume(&a, &dir.path("c.qcow2"), None).expect_err("clone"),
+        resize_volume(&a, 2 * MIB, false).expect_err("resize"),
+    ] {
+        assert!(err.to_string().contains("loops back"), "{err}");
+    }
+    assert_eq!(dir.names(), ["a.qcow2", "b.qcow2"]);
+}
+
+#[test]
+fn damaged_headers_are_refused_not_followed() {
+    let dir = Scratch::new("damaged");
+    let path = dir.path("d.qcow2");
+    create_volume(&path, &qcow2(64 * MIB)).expect("create");
+    let good = std::fs::read(&path).expect("read");
+    // Refcount table offset far past the end, L1 offset unaligned, L1 too small.
+    for (at, bytes, reason) in [
+        (48usize, 0xa001_0000u64.to_be_bytes(), "refcount table"),
+        (40, 0x1234u64.to_be_bytes(), "L1 table"),
+    ] {
+        let mut data = good.clone();
+        data[at..at + 8].copy_from_slice(&bytes);
+        std::fs::write(&path, &data).expect("write");
+        let err = probe_volume(&path).expect_err(reason);
+        assert!(err.to_string().contains(reason), "{err}");
+        let err = resize_volume(&path, 128 * MIB, false).expect_err(reason);
+        assert!(err.to_string().contains("d.qcow2"), "{err}");
+        assert_eq!(std::fs::read(&path).expect("read"), data, "left untouched");
+    }
+    let mut data = good.clone();
+    data[36..40].copy_from_slice(&0u32.to_be_bytes());
+    data[24..32].copy_from_slice(&(64 * GIB).to_be_bytes());
+    std::fs::write(&path, &data).expect("write");
+    let err = probe_volume(&path).expect_err("small L1");
+    assert!(err.to_string().contains("too small"), "{err}");
+}

@@ -121,7 +121,7 @@ impl<'a> Source<'a> {
             return Ok(Source::Raw { file, path, len });
         }
         let header = Header::read(&file, path)?;
-        header.check_backing_present(path)?;
+        header.check_backing_chain(path)?;
         let storage =
             ImagoFile::from_open_file(file, StorageOpenOptions::new().write(false).filename(path))
                 .map_err(|e| StorageError::io_raw(path, "cannot open image storage", e))?;

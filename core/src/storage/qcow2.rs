@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::error::{Result, StorageError};
 
@@ -25,6 +25,8 @@ const EXTERNAL_DATA_FILE_BIT: u64 = 1 << 2;
 const EXT_BACKING_FORMAT: u32 = 0xe279_2aca;
 /// qemu refuses longer backing file names.
 pub(crate) const MAX_BACKING_NAME: usize = 1023;
+/// Longest backing chain followed (qemu's image open recursion stops near here too).
+const MAX_CHAIN_DEPTH: usize = 32;
 /// Smallest and largest cluster sizes (as bit counts) the format allows.
 pub(crate) const CLUSTER_BITS: std::ops::RangeInclusive<u32> = 9..=21;
 
@@ -150,6 +152,8 @@ impl Header {
             return Err(bad("external data files are not supported".to_string()));
         }
 
+        header.check_tables(file_len).map_err(bad)?;
+
         // Header extensions follow the header, inside the first cluster.
         let cluster_end = (header.cluster_size() as u64).min(file_len) as usize;
         let mut cluster = vec![0u8; cluster_end];
@@ -208,27 +212,96 @@ impl Header {
         })
     }
 
-    /// Fails with [`StorageError::BackingNotFound`] if the image at `path`
-    /// names a backing file that does not exist.
-    pub fn check_backing_present(&self, path: &Path) -> Result<()> {
-        let (Some(name), Some(resolved)) = (&self.backing_file, self.backing_path(path)) else {
-            return Ok(());
-        };
-        let backing = Path::new(name);
-        match std::fs::metadata(&resolved) {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(StorageError::BackingNotFound {
+    /// Walks the backing chain of the image at `path` before anything opens
+    /// it: fails with [`StorageError::BackingNotFound`] if a link is missing,
+    /// and refuses chains that loop or are deeper than qemu would follow.
+    pub fn check_backing_chain(&self, path: &Path) -> Result<()> {
+        let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut seen = vec![canonical(path)];
+        let mut image = path.to_path_buf();
+        let mut header = self.clone();
+        while let (Some(name), Some(resolved)) =
+            (header.backing_file.clone(), header.backing_path(&image))
+        {
+            if seen.len() > MAX_CHAIN_DEPTH {
+                return Err(StorageError::BadImage {
                     path: path.to_path_buf(),
-                    backing: backing.to_path_buf(),
-                })
+                    reason: format!("backing chain is deeper than {MAX_CHAIN_DEPTH} images"),
+                });
             }
-            Err(e) => Err(StorageError::io_raw(
-                &resolved,
-                "cannot stat backing file",
-                e,
-            )),
+            let file = std::fs::File::open(&resolved).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    StorageError::BackingNotFound {
+                        path: image.clone(),
+                        backing: PathBuf::from(&name),
+                    }
+                } else {
+                    StorageError::io_raw(&resolved, "cannot open backing file", e)
+                }
+            })?;
+            let here = canonical(&resolved);
+            if seen.contains(&here) {
+                return Err(StorageError::BadImage {
+                    path: path.to_path_buf(),
+                    reason: format!("backing chain loops back to '{}'", here.display()),
+                });
+            }
+            seen.push(here);
+            if header.backing_format.as_deref() == Some("raw") {
+                return Ok(());
+            }
+            let mut magic = [0u8; 4];
+            if file.read_exact_at(&mut magic, 0).is_err() || magic != MAGIC {
+                return Ok(());
+            }
+            header = Header::read(&file, &resolved)?;
+            image = resolved;
         }
+        Ok(())
+    }
+
+    /// Checks that the L1 and refcount tables are aligned, inside the file and
+    /// large enough, as qemu does before trusting them. A damaged header must
+    /// be refused here: the qcow2 code would otherwise allocate through bogus
+    /// tables.
+    fn check_tables(&self, file_len: u64) -> std::result::Result<(), String> {
+        let cluster = u64::from(self.cluster_size());
+        let within =
+            |offset: u64, len: u64| offset.checked_add(len).is_some_and(|end| end <= file_len);
+        if self.refcount_table_offset % cluster != 0 || self.refcount_table_offset == 0 {
+            return Err(format!(
+                "refcount table offset {:#x} is not a cluster boundary",
+                self.refcount_table_offset
+            ));
+        }
+        if self.refcount_table_clusters == 0
+            || !within(
+                self.refcount_table_offset,
+                u64::from(self.refcount_table_clusters) * cluster,
+            )
+        {
+            return Err("refcount table lies outside the file".to_string());
+        }
+        let entries_per_l2 = cluster / 8;
+        let needed_l1 = self.size.div_ceil(cluster * entries_per_l2);
+        if u64::from(self.l1_size) < needed_l1 {
+            return Err(format!(
+                "L1 table of {} entries is too small for {} bytes",
+                self.l1_size, self.size
+            ));
+        }
+        if self.l1_size > 0 {
+            if self.l1_table_offset % cluster != 0 || self.l1_table_offset == 0 {
+                return Err(format!(
+                    "L1 table offset {:#x} is not a cluster boundary",
+                    self.l1_table_offset
+                ));
+            }
+            if !within(self.l1_table_offset, u64::from(self.l1_size) * 8) {
+                return Err("L1 table lies outside the file".to_string());
+            }
+        }
+        Ok(())
     }
 
     /// Sets the lazy refcounts bit in place (version 3 images only).

@@ -36,7 +36,7 @@ pub fn resize_volume(path: &Path, new_capacity: u64, allow_shrink: bool) -> Resu
         if new_capacity == header.size {
             return Ok(());
         }
-        header.check_backing_present(path)?;
+        header.check_backing_chain(path)?;
         let storage = imago_storage(&file, path)?;
         let image = Qcow2::<ImagoFile>::builder(storage)
             .write(true)
