@@ -1,0 +1,19 @@
+//! Fuzzes `StorageVolume::parse`: it must never panic, and whatever it accepts must
+//! format to XML that parses again.
+#![no_main]
+
+use hangar_core::xml::StorageVolume;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(xml) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(first) = StorageVolume::parse(xml) else {
+        return;
+    };
+    let text = first.to_xml();
+    if let Err(e) = StorageVolume::parse(&text) {
+        panic!("formatted volume XML does not parse: {e}\n{text}");
+    }
+});
