@@ -13,7 +13,7 @@ DEBS_TEST = $(DEBS_RUN) xvfb xauth dbus dbus-x11 at-spi2-core python3-pyatspi \
 	busybox-static dnsmasq-base nftables iproute2 passt gvncviewer \
 	imagemagick x11-apps
 
-.PHONY: run test deps-run deps-test build check-fmt test-data test-ui bench-ui bench-storage bench-xml bench-vmm
+.PHONY: run test deps-run deps-test build check-fmt test-data test-ui bench-ui install bench-storage bench-xml bench-vmm
 
 deps-run:
 	@scripts/ensure-debs $(DEBS_RUN)
@@ -38,6 +38,23 @@ test: deps-test
 	$(MAKE) bench-storage
 	$(MAKE) bench-xml
 
+# Installs the app in PREFIX (default /usr/local; DESTDIR for packaging):
+# binaries, desktop entry, metainfo, icon, settings schema and translations.
+PREFIX ?= /usr/local
+install: build
+	install -Dm755 target/release/hangar $(DESTDIR)$(PREFIX)/bin/hangar
+	install -Dm755 target/release/hangarctl $(DESTDIR)$(PREFIX)/bin/hangarctl
+	install -Dm755 target/release/hangar-vmm $(DESTDIR)$(PREFIX)/bin/hangar-vmm
+	install -Dm644 data/org.hangar.Hangar.desktop $(DESTDIR)$(PREFIX)/share/applications/org.hangar.Hangar.desktop
+	install -Dm644 data/org.hangar.Hangar.metainfo.xml $(DESTDIR)$(PREFIX)/share/metainfo/org.hangar.Hangar.metainfo.xml
+	install -Dm644 resources/icons/org.hangar.Hangar.svg $(DESTDIR)$(PREFIX)/share/icons/hicolor/scalable/apps/org.hangar.Hangar.svg
+	install -Dm644 data/org.hangar.Hangar.gschema.xml $(DESTDIR)$(PREFIX)/share/glib-2.0/schemas/org.hangar.Hangar.gschema.xml
+	for lang in $$(grep -v '^#' po/LINGUAS); do \
+		install -d $(DESTDIR)$(PREFIX)/share/locale/$$lang/LC_MESSAGES && \
+		msgfmt -o $(DESTDIR)$(PREFIX)/share/locale/$$lang/LC_MESSAGES/hangar.mo po/$$lang.po || exit 1; \
+	done
+	[ -n "$(DESTDIR)" ] || glib-compile-schemas $(PREFIX)/share/glib-2.0/schemas
+
 # The desktop entry, AppStream metainfo, settings schema and translations.
 test-data:
 	tests/data/validate.sh
@@ -50,7 +67,7 @@ test-ui:
 # Launch time and memory of the app against virt-manager's test host.
 bench-ui: deps-test
 	$(CARGO) build --release -p hangar
-	/usr/bin/python3 tests/ui/bench.py
+	HANGAR_BIN=$(CURDIR)/target/release/hangar tests/ui/run.sh tests/ui/bench.py
 
 # Volume create/clone against qemu-img on this machine; prints ratios (release build).
 bench-storage: deps-test

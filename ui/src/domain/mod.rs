@@ -241,7 +241,10 @@ impl DomainWindow {
             info.name.clone(),
             info.uuid.clone(),
             format::domain_state(info.state),
-            info.title.clone().unwrap_or_default(),
+            info.title
+                .clone()
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| gettext("None")),
             info.vcpus.to_string(),
             format!(
                 "{} / {}",

@@ -595,8 +595,9 @@ impl ManagerWindow {
                 self.connect(uri.as_str(), sender);
             }
         }
-        self.run_pending();
+        // The manager first, so that a window asked for comes out on top.
         self.window.present();
+        self.run_pending();
     }
 
     /// Adds `uri` to the list (and the settings) if it is not there yet.

@@ -1,0 +1,143 @@
+"""Benchmark: time from launch to the manager window listing all 14 domains
+of virt-manager's testdriver.xml, and resident memory 3 s after launch
+(GSK_RENDERER=cairo), for hangar and, when installed, Debian's
+virt-manager on the same host file. Prints figures and ratios; it asserts
+nothing about speed.
+
+Run through `make bench-ui` (tests/ui/run.sh provides Xvfb, D-Bus and the
+accessibility bus; the list is read through AT-SPI for both apps)."""
+
+import os
+import shutil
+import statistics
+import subprocess
+import time
+
+import pyatspi
+
+from hangar_ui import test_uri
+
+RUNS = 5
+DOMAINS = {
+    "test", "test-arm-kernel", "test-many-devices", "test-alternate-devs",
+    "test-clone-simple", "test-clone", "test-clone-full", "test-state-shutoff",
+    "test-state-paused", "test-state-crashed", "test-state-pmsuspended",
+    "test-state-transient", "test-state-managedsave", "test-snapshots",
+}
+
+
+def app_node(pid):
+    desktop = pyatspi.Registry.getDesktop(0)
+    for index in range(desktop.childCount):
+        try:
+            app = desktop.getChildAtIndex(index)
+            if app is not None and app.get_process_id() == pid:
+                return app
+        except Exception:
+            continue
+    return None
+
+
+def listed_names(node, depth=0):
+    """Names of domains visible anywhere under `node`."""
+    found = set()
+    stack = [(node, 0)]
+    while stack:
+        current, level = stack.pop()
+        try:
+            name = current.name
+            if name in DOMAINS:
+                found.add(name)
+            else:
+                # virt-manager's rows read "name\nstate" or "name state".
+                head = name.split("\n")[0].split(" ")[0] if name else ""
+                if head in DOMAINS:
+                    found.add(head)
+            if level < 40:
+                for index in range(current.childCount):
+                    stack.append((current.getChildAtIndex(index), level + 1))
+        except Exception:
+            continue
+    return found
+
+
+def rss_mib(pid):
+    """Resident memory of `pid` and its children, MiB."""
+    total = 0
+    pids = [pid]
+    try:
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        pids += [int(child) for child in children]
+    except Exception:
+        pass
+    for each in pids:
+        try:
+            with open(f"/proc/{each}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def measure(command, env):
+    """(seconds until all domains are listed, RSS MiB after 3 s)."""
+    start = time.monotonic()
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    listed_at = None
+    try:
+        deadline = start + 60
+        while time.monotonic() < deadline and listed_at is None:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{command[0]} exited with {proc.returncode}")
+            node = app_node(proc.pid)
+            if node is not None and len(listed_names(node)) == len(DOMAINS):
+                listed_at = time.monotonic() - start
+                break
+            time.sleep(0.02)
+        if listed_at is None:
+            raise RuntimeError(f"{command[0]} did not list the domains within 60 s")
+        remaining = start + 3.0 - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining)
+        return listed_at, rss_mib(proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def series(name, command, env):
+    times, rss = [], []
+    for _ in range(RUNS):
+        listed, memory = measure(command, env)
+        times.append(listed)
+        rss.append(memory)
+    median_time = statistics.median(times)
+    median_rss = statistics.median(rss)
+    print(f"{name:<24} {median_time:8.3f} s   {median_rss:8.1f} MiB   "
+          f"(runs: {', '.join(f'{t:.3f}' for t in times)})", flush=True)
+    return median_time, median_rss
+
+
+def main():
+    uri = test_uri()
+    env = dict(os.environ, GSK_RENDERER="cairo")
+    print(f"UI benchmark: {uri}, {len(DOMAINS)} domains, Xvfb, GSK_RENDERER=cairo, median of {RUNS}")
+    print(f"{'app':<24} {'launch→listed':>10}   {'RSS at 3 s':>12}")
+    hangar = series("hangar (release)", [os.environ["HANGAR_BIN"], "--connect", uri], env)
+    virt_manager = shutil.which("virt-manager")
+    if virt_manager is None:
+        print("virt-manager is not installed: no comparison (apt-get install virt-manager)")
+        return
+    version = subprocess.run([virt_manager, "--version"], capture_output=True, text=True).stdout.strip()
+    peer = series(f"virt-manager {version}", [virt_manager, "--no-fork", "--connect", uri], env)
+    print(f"{'ratio hangar/virt-manager':<24} {hangar[0] / peer[0]:8.2f}     {hangar[1] / peer[1]:8.2f}"
+          "      (targets: time ≤ 0.5, RSS ≤ 1.0)")
+
+
+main()
