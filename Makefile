@@ -11,7 +11,7 @@ DEBS_RUN = pkg-config libgtk-4-dev libvte-2.91-gtk4-dev libgvnc-1.0-dev \
 DEBS_TEST = $(DEBS_RUN) xvfb xauth dbus dbus-x11 at-spi2-core python3-pyatspi \
 	python3-dogtail desktop-file-utils appstream qemu-system-x86 qemu-utils cpio \
 	busybox-static dnsmasq-base nftables iproute2 passt gvncviewer \
-	imagemagick x11-apps
+	imagemagick
 
 .PHONY: run test deps-run deps-test build check-fmt test-data test-ui bench-ui install bench-storage bench-xml bench-vmm
 

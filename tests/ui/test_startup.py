@@ -1,12 +1,13 @@
 """The app starts, its manager window appears, and later invocations reach
 the running instance instead of starting another one: --show-host-summary
 opens the connection details, --show-domain-editor NAME the domain's window
-(with its overview), --show-domain-console NAME its console page."""
+(with its overview), --show-domain-console NAME its console page; New
+defines a virtual machine."""
 
 import os
 import subprocess
 
-from hangar_ui import find, run, screenshot
+from hangar_ui import activate, find, run, screenshot, set_text
 
 URI = "test:///default"
 
@@ -29,6 +30,15 @@ def test(app):
     second("--show-host-summary")
     app.window(f"{URI} – Connection Details")
     assert app.proc.poll() is None, "the first instance died"
+
+    # New: defines a VM with a new disk in default-pool.
+    activate(find(window, "push button", "New"))
+    dialog = app.window("New Virtual Machine")
+    set_text(find(dialog, "text", "Name"), "made-by-test")
+    screenshot("new-vm-dialog")
+    activate(find(dialog, "push button", "Create"))
+    row = find(window, "list item", "made-by-test")
+    assert row.description == "Shutoff", row.description
 
 
 run(test, "--connect", URI)
