@@ -25,7 +25,7 @@ use crate::api::{
 use crate::backend::definition::{capabilities, host};
 use crate::backend::store::{Change, Store, StorePaths};
 use crate::backend::DriverUri;
-use crate::network::runtime::NetworkRuntime;
+use crate::network::runtime::{NetworkRuntime, SessionNamespace};
 
 /// How often the store is checked for changes made by other processes.
 const WATCH_PERIOD: Duration = Duration::from_millis(500);
@@ -47,8 +47,6 @@ pub struct HangarDriver {
     /// Networks seen running at the last poll, to report starts and stops
     /// made by other processes.
     running_networks: BTreeSet<String>,
-    /// Only `hangar:///system` (root) can make bridges in the host's namespace.
-    system: bool,
 }
 
 impl HangarDriver {
@@ -90,7 +88,17 @@ impl HangarDriver {
             threads: 1,
             memory_kib: host::memory_kib().0,
         };
-        let net_runtime = NetworkRuntime::new(store.paths.runtime.join("network"));
+        let system = uri == DriverUri::HangarSystem.canonical();
+        let net_dir = store.paths.runtime.join("network");
+        let net_runtime = if system {
+            NetworkRuntime::new(net_dir)
+        } else {
+            // Rootless: networks live in the user's own namespace.
+            NetworkRuntime::session(
+                net_dir,
+                SessionNamespace::new(store.paths.runtime.join("netns")),
+            )
+        };
         let mut driver = HangarDriver {
             store,
             events,
@@ -100,7 +108,6 @@ impl HangarDriver {
             pool_folders: BTreeMap::new(),
             net_runtime,
             running_networks: BTreeSet::new(),
-            system: uri == DriverUri::HangarSystem.canonical(),
         };
         {
             let _lock = driver.store.lock()?;

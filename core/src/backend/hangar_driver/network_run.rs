@@ -7,10 +7,6 @@ use crate::api::{ApiError, DhcpLease, ObjectEvent, ObjectKind, StoreProblem};
 use crate::network::runtime::RuntimeError;
 use crate::xml::Network;
 
-/// Why `hangar:///session` does not start networks.
-const SESSION_CANNOT_START: &str = "hangar:///session cannot start virtual networks: \
-     bridges, firewall rules and dnsmasq need root; use hangar:///system";
-
 impl From<RuntimeError> for ApiError {
     fn from(err: RuntimeError) -> Self {
         match err {
@@ -38,9 +34,6 @@ impl HangarDriver {
 
     /// `net-start` of a defined network.
     pub(super) fn start_network(&mut self, name: &str) -> Result<(), ApiError> {
-        if !self.system {
-            return Err(ApiError::unsupported(SESSION_CANNOT_START));
-        }
         if self.network_active(name) {
             return Err(ApiError::invalid_op("network is already active"));
         }
@@ -111,9 +104,6 @@ impl HangarDriver {
 
     /// Starts the autostart networks (once per boot, with the pools).
     pub(super) fn autostart_networks(&mut self) {
-        if !self.system {
-            return;
-        }
         let names: Vec<String> = self.store.networks.entries().keys().cloned().collect();
         for name in names {
             if self.store.networks.autostart(&name) && !self.network_active(&name) {

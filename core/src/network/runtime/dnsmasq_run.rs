@@ -24,15 +24,20 @@ pub fn dnsmasq_program() -> PathBuf {
 
 /// Starts dnsmasq on `conf` and waits until it has daemonised: by then it
 /// has bound its sockets and written `pid_file`, or it has said why not.
-pub fn start(conf: &Path, pid_file: &Path) -> Result<u32, RuntimeError> {
+/// `user` overrides the user dnsmasq drops to.
+pub fn start(conf: &Path, pid_file: &Path, user: Option<&str>) -> Result<u32, RuntimeError> {
     let program = dnsmasq_program();
-    let output = Command::new(&program)
-        .arg(format!("--conf-file={}", conf.display()))
-        .output()
-        .map_err(|e| RuntimeError::Io {
-            op: format!("cannot run {}", program.display()),
-            message: e.to_string(),
-        })?;
+    let mut cmd = Command::new(&program);
+    cmd.arg(format!("--conf-file={}", conf.display()));
+    if let Some(user) = user {
+        // An empty group keeps dnsmasq from calling setgroups(2), which a
+        // user namespace mapped by an unprivileged user forbids.
+        cmd.arg(format!("--user={user}")).arg("--group=");
+    }
+    let output = cmd.output().map_err(|e| RuntimeError::Io {
+        op: format!("cannot run {}", program.display()),
+        message: e.to_string(),
+    })?;
     if !output.status.success() {
         return Err(RuntimeError::Tool {
             tool: "dnsmasq",

@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 use serde::{Deserialize, Serialize};
 
 use super::netlink::{link_index, BridgeSpec, Rtnl};
+use super::session::SessionNamespace;
 use super::{checks, dnsmasq_run, RuntimeError};
 use crate::api::DhcpLease;
 use crate::backend::store::atomic::{remove_durable, write_atomic};
@@ -38,6 +39,11 @@ pub struct ActiveNetwork {
 #[derive(Debug, Clone)]
 pub struct NetworkRuntime {
     dir: PathBuf,
+    /// For `hangar:///session`: the user's namespace every change is made in.
+    session: Option<SessionNamespace>,
+    /// dnsmasq's `--user` (root inside a user namespace, where its own
+    /// user does not exist).
+    dnsmasq_user: Option<String>,
 }
 
 /// Steps already taken by a start, undone in reverse if a later one fails.
@@ -88,9 +94,40 @@ fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> RuntimeError {
 }
 
 impl NetworkRuntime {
-    /// State kept in `dir` (`<runtime>/network`), created when needed.
+    /// Networks in the calling thread's namespace, state kept in `dir`
+    /// (`<runtime>/network`), created when needed.
     pub fn new(dir: impl Into<PathBuf>) -> NetworkRuntime {
-        NetworkRuntime { dir: dir.into() }
+        NetworkRuntime {
+            dir: dir.into(),
+            session: None,
+            dnsmasq_user: None,
+        }
+    }
+
+    /// Rootless networks made inside the user's namespace `ns`.
+    pub fn session(dir: impl Into<PathBuf>, ns: SessionNamespace) -> NetworkRuntime {
+        NetworkRuntime {
+            session: Some(ns),
+            ..NetworkRuntime::new(dir)
+        }
+    }
+
+    /// Runs dnsmasq as `user` instead of its compiled-in default.
+    pub fn with_dnsmasq_user(mut self, user: &str) -> NetworkRuntime {
+        self.dnsmasq_user = Some(user.to_string());
+        self
+    }
+
+    fn dir_arg(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn start_dnsmasq(&self, name: &str) -> Result<u32, RuntimeError> {
+        dnsmasq_run::start(
+            &self.file(name, "conf"),
+            &self.file(name, "pid"),
+            self.dnsmasq_user.as_deref(),
+        )
     }
 
     fn file(&self, name: &str, ext: &str) -> PathBuf {
@@ -108,8 +145,12 @@ impl NetworkRuntime {
     pub fn active(&self, name: &str) -> Option<ActiveNetwork> {
         let text = std::fs::read_to_string(self.file(name, "state.json")).ok()?;
         let state: ActiveNetwork = serde_json::from_str(&text).ok()?;
-        // A bridge that vanished (reboot, someone removed it) means stopped.
-        link_index(&state.bridge).map(|_| state)
+        match &self.session {
+            // The bridge lives in the user's namespace: it runs while that does.
+            Some(ns) => ns.holder().map(|_| state),
+            // A bridge that vanished (reboot, someone removed it) means stopped.
+            None => link_index(&state.bridge).map(|_| state),
+        }
     }
 
     /// The definition the running network was started with.
@@ -126,6 +167,14 @@ impl NetworkRuntime {
                 "network '{}' is already active",
                 net.name
             )));
+        }
+        if let Some(ns) = &self.session {
+            let pid = ns.ensure()?;
+            let out = ns.helper(pid, &["start", &self.dir_arg()], Some(&net.to_xml()))?;
+            return serde_json::from_str(&out).map_err(|e| RuntimeError::Io {
+                op: "cannot read hangar-net-helper's answer".into(),
+                message: e.to_string(),
+            });
         }
         let mode = net.forward.mode;
         if mode == ForwardMode::Bridge {
@@ -215,7 +264,7 @@ impl NetworkRuntime {
                 write_atomic(&conf, cfg.conf.as_bytes(), 0o644)
                     .map_err(io("cannot write the dnsmasq configuration"))?;
                 undo.push(Undo::Dnsmasq);
-                dnsmasq_run::start(&conf, &self.file(&net.name, "pid"))?;
+                self.start_dnsmasq(&net.name)?;
             }
             let state = ActiveNetwork {
                 name: net.name.clone(),
@@ -305,6 +354,16 @@ impl NetworkRuntime {
 
     /// Stops a running network, removing its dnsmasq, firewall table and bridge.
     pub fn stop(&self, name: &str) -> Result<(), RuntimeError> {
+        if let Some(ns) = &self.session {
+            match ns.holder() {
+                Some(pid) => {
+                    ns.helper(pid, &["stop", &self.dir_arg(), name], None)?;
+                }
+                // The namespace is gone, and all it held with it.
+                None => self.remove_files(name),
+            }
+            return Ok(());
+        }
         let text = std::fs::read_to_string(self.file(name, "state.json"))
             .map_err(|_| RuntimeError::State(format!("network '{name}' is not active")))?;
         let state: ActiveNetwork = serde_json::from_str(&text).map_err(|e| RuntimeError::Io {
@@ -335,7 +394,12 @@ impl NetworkRuntime {
         let conf = self.file(name, "conf");
         let pid = self.file(name, "pid");
         if state.dnsmasq && dnsmasq_run::running_pid(&pid, &conf).is_none() {
-            dnsmasq_run::start(&conf, &pid)?;
+            if let Some(ns) = &self.session {
+                let holder = ns.ensure()?;
+                ns.helper(holder, &["adopt", &self.dir_arg(), name], None)?;
+            } else {
+                self.start_dnsmasq(name)?;
+            }
         }
         Ok(())
     }
@@ -371,6 +435,13 @@ impl NetworkRuntime {
     /// nothing else dnsmasq reads changed, else dnsmasq is restarted with
     /// the new configuration. Bridge, addresses and firewall stay as they are.
     pub fn update_live(&self, net: &Network) -> Result<(), RuntimeError> {
+        if let Some(ns) = &self.session {
+            let pid = ns.holder().ok_or_else(|| {
+                RuntimeError::State(format!("network '{}' is not active", net.name))
+            })?;
+            ns.helper(pid, &["update", &self.dir_arg()], Some(&net.to_xml()))?;
+            return Ok(());
+        }
         let state = self
             .active(&net.name)
             .ok_or_else(|| RuntimeError::State(format!("network '{}' is not active", net.name)))?;
@@ -393,7 +464,7 @@ impl NetworkRuntime {
             .map_err(io("cannot write the DNS hosts file"))?;
         write_atomic(&conf, cfg.conf.as_bytes(), 0o644)
             .map_err(io("cannot write the dnsmasq configuration"))?;
-        dnsmasq_run::start(&conf, &pid)?;
+        self.start_dnsmasq(&net.name)?;
         self.save(net, &state)
     }
 

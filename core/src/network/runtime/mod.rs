@@ -9,6 +9,8 @@
 //!   the state of each running network kept under the runtime folder so a
 //!   restarted Hangar finds its networks again.
 //! - [`tap`]: tap devices for VM NICs, attached to a network's bridge.
+//! - [`session`]: the user's own namespace for rootless networks, with a
+//!   `pasta` uplink.
 //!
 //! Everything acts in the network namespace of the calling thread, which is
 //! how the tests run a whole network stack without touching the machine's.
@@ -17,11 +19,13 @@ pub mod checks;
 pub mod dnsmasq_run;
 pub mod lifecycle;
 pub mod netlink;
+pub mod session;
 pub mod tap;
 
 use thiserror::Error;
 
 pub use lifecycle::{ActiveNetwork, NetworkRuntime};
+pub use session::SessionNamespace;
 pub use tap::{create_tap, remove_tap, TapDevice, TapSpec};
 
 use super::NetworkError;
