@@ -489,3 +489,56 @@ impl NetworkRuntime {
         &self.dir
     }
 }
+
+impl NetworkRuntime {
+    /// The bridge a domain's `<interface>` plugs its tap into:
+    /// `type='network'` → the running network's bridge, `type='bridge'` →
+    /// its `<source bridge>` (which must exist).
+    pub fn interface_bridge(&self, iface: &crate::xml::Element) -> Result<String, RuntimeError> {
+        let source = iface.child("source");
+        match iface.attr("type") {
+            Some("network") => {
+                let name = source.and_then(|s| s.attr("network")).ok_or_else(|| {
+                    RuntimeError::Config("<interface type='network'> has no source network".into())
+                })?;
+                self.bridge_of(name)
+            }
+            Some("bridge") => {
+                let bridge = source.and_then(|s| s.attr("bridge")).ok_or_else(|| {
+                    RuntimeError::Config("<interface type='bridge'> has no source bridge".into())
+                })?;
+                if self.session.is_none() && link_index(bridge).is_none() {
+                    return Err(RuntimeError::Config(format!(
+                        "the bridge '{bridge}' does not exist"
+                    )));
+                }
+                Ok(bridge.to_string())
+            }
+            other => Err(RuntimeError::Config(format!(
+                "interfaces of type '{}' are not connected to a bridge",
+                other.unwrap_or("")
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::Element;
+
+    #[test]
+    fn interface_bridges() {
+        let dir = std::env::temp_dir().join(format!("hangar-ifb-{}", std::process::id()));
+        let rt = NetworkRuntime::new(&dir);
+        let net = Element::parse("<interface type='network'><source network='nope'/></interface>")
+            .expect("xml");
+        let err = rt.interface_bridge(&net).expect_err("not running");
+        assert!(err.to_string().contains("is not active"), "{err}");
+        let user = Element::parse("<interface type='user'/>").expect("xml");
+        assert!(rt.interface_bridge(&user).is_err());
+        let bridge = Element::parse("<interface type='bridge'><source bridge='lo'/></interface>")
+            .expect("xml");
+        assert_eq!(rt.interface_bridge(&bridge).expect("exists"), "lo");
+    }
+}
