@@ -2,9 +2,7 @@
 //! the buses, the kernel and initrd loaded, boot tables written, vCPUs set
 //! up and started. A reboot builds a new instance from scratch.
 
-use super::arch::x86_64::boot_params::{initrd_address, BootImage};
-use super::arch::x86_64::regs::BootEntry;
-use super::arch::{self, layout, AcpiConfig, ArchError};
+use super::arch::{self, initrd_address, layout, AcpiConfig, ArchError, BootEntry, BootImage};
 use super::config::VmConfig;
 use super::console::ConsoleHub;
 use super::device_manager::{DeviceError, LegacyDevices};
@@ -153,7 +151,7 @@ pub fn build(
         )?),
         None => None,
     };
-    let rsdp = arch::x86_64::acpi::write_tables(
+    let rsdp = arch::write_acpi_tables(
         &memory,
         &AcpiConfig {
             vcpus: config.vcpus,

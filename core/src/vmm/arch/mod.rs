@@ -7,6 +7,10 @@ pub mod x86_64;
 
 #[cfg(target_arch = "x86_64")]
 pub use self::x86_64::{
-    acpi::AcpiConfig, boot_params::configure_boot, cpuid::normalize_cpuid, layout,
-    regs::configure_vcpu, ArchError,
+    acpi::{write_tables as write_acpi_tables, AcpiConfig},
+    boot_params::{configure_boot, initrd_address, BootImage},
+    cpuid::normalize_cpuid,
+    layout,
+    regs::{configure_vcpu, BootEntry},
+    ArchError,
 };

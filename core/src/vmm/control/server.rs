@@ -121,8 +121,11 @@ fn serve_client(mut stream: UnixStream, handler: Arc<dyn ControlHandler>) {
             let _ = write_message(&mut stream, &Reply::Status(handler.status()));
         }
         Request::Console => {
+            // Subscribe before replying, so no output falls in between.
+            let hub = handler.console();
+            let (history, output) = hub.subscribe();
             if write_message(&mut stream, &Reply::Ok).is_ok() {
-                console_session(stream, handler.console());
+                console_session(stream, hub, history, output);
             }
         }
         Request::Events => {
@@ -147,8 +150,12 @@ fn serve_client(mut stream: UnixStream, handler: Arc<dyn ControlHandler>) {
 
 /// Replays the history, then copies output to the client and its input to
 /// the guest until the client leaves.
-fn console_session(stream: UnixStream, hub: Arc<ConsoleHub>) {
-    let (history, output) = hub.subscribe();
+fn console_session(
+    stream: UnixStream,
+    hub: Arc<ConsoleHub>,
+    history: Vec<u8>,
+    output: Receiver<Vec<u8>>,
+) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
@@ -203,6 +210,112 @@ mod tests {
             ControlServer::bind(&other),
             Err(ServerError::NotASocket(_))
         ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    struct Fake {
+        board: crate::vmm::status::StatusBoard,
+        hub: Arc<ConsoleHub>,
+        commands: std::sync::Mutex<Vec<Request>>,
+    }
+
+    impl ControlHandler for Fake {
+        fn status(&self) -> VmStatus {
+            self.board.get()
+        }
+        fn command(&self, request: Request) -> Result<(), String> {
+            self.commands.lock().expect("lock").push(request);
+            if request == Request::Resume {
+                return Err("the VM is not paused".into());
+            }
+            Ok(())
+        }
+        fn console(&self) -> Arc<ConsoleHub> {
+            Arc::clone(&self.hub)
+        }
+        fn subscribe(&self) -> Receiver<Event> {
+            self.board.subscribe()
+        }
+    }
+
+    struct Typed(std::sync::Mutex<Vec<u8>>);
+    impl crate::vmm::console::ConsoleInput for Typed {
+        fn input(&self, bytes: &[u8]) {
+            self.0.lock().expect("lock").extend_from_slice(bytes);
+        }
+    }
+
+    #[test]
+    fn serves_status_commands_events_and_console() {
+        use crate::vmm::control::{request, VmState};
+        let dir = std::env::temp_dir().join(format!("hangar-ctl2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("vm.sock");
+        let status = VmStatus {
+            name: "t".into(),
+            pid: std::process::id(),
+            state: VmState::Running,
+            reason: None,
+            boots: 1,
+            vcpus: 2,
+            memory_mib: 256,
+        };
+        let fake = Arc::new(Fake {
+            board: crate::vmm::status::StatusBoard::new(status.clone(), None),
+            hub: ConsoleHub::new(None),
+            commands: std::sync::Mutex::new(Vec::new()),
+        });
+        let typed = Arc::new(Typed(std::sync::Mutex::new(Vec::new())));
+        let input: Arc<dyn crate::vmm::console::ConsoleInput> = typed.clone();
+        fake.hub.set_input(Arc::downgrade(&input));
+        fake.hub.output(b"boot messages\n");
+        let mut server = ControlServer::bind(&path).expect("bind");
+        server.serve(fake.clone()).expect("serve");
+
+        let (reply, _) = request(&path, Request::Status).expect("status");
+        assert_eq!(reply, Reply::Status(status));
+        let (reply, _) = request(&path, Request::Suspend).expect("suspend");
+        assert_eq!(reply, Reply::Ok);
+        let (reply, _) = request(&path, Request::Resume).expect("resume");
+        assert_eq!(reply, Reply::Error("the VM is not paused".into()));
+        assert_eq!(
+            *fake.commands.lock().expect("lock"),
+            vec![Request::Suspend, Request::Resume]
+        );
+
+        let (reply, mut events) = request(&path, Request::Events).expect("events");
+        assert_eq!(reply, Reply::Ok);
+        // The subscription exists once the reply is sent.
+        fake.board
+            .set_state(VmState::Paused, Some("suspended".into()));
+        let event: Event = read_message(&mut events).expect("event");
+        assert_eq!(
+            event,
+            Event::State {
+                state: VmState::Paused,
+                reason: Some("suspended".into())
+            }
+        );
+
+        let (reply, mut console) = request(&path, Request::Console).expect("console");
+        assert_eq!(reply, Reply::Ok);
+        let mut replay = vec![0u8; 14];
+        console.read_exact(&mut replay).expect("history");
+        assert_eq!(replay, b"boot messages\n");
+        console.write_all(b"ls\n").expect("type");
+        fake.hub.output(b"bin\n");
+        let mut live = [0u8; 4];
+        console.read_exact(&mut live).expect("live output");
+        assert_eq!(&live, b"bin\n");
+        for _ in 0..200 {
+            if typed.0.lock().expect("lock").as_slice() == b"ls\n" {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(typed.0.lock().expect("lock").as_slice(), b"ls\n");
+        drop(server);
+        assert!(!path.exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
