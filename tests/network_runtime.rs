@@ -427,3 +427,53 @@ fn taps_join_bridges_and_host_bridges_are_left_alone() {
         assert!(link_exists("hgbr0"), "the host's bridge stays");
     });
 }
+
+/// `net-create`: a transient network runs, is listed as not persistent,
+/// and disappears entirely with `net-destroy`.
+#[test]
+fn transient_network_through_the_driver() {
+    in_own_netns(|| {
+        let scratch = Scratch::new("transient");
+        let paths = StorePaths {
+            data: scratch.0.join("data"),
+            runtime: scratch.0.join("run"),
+        };
+        let mut driver =
+            HangarDriver::open_at("hangar:///system", paths.clone(), EventSink::detached().0)
+                .expect("driver opens");
+        let runtime = NetworkRuntime::new(paths.runtime.join("network"));
+        let _cleanup = Running {
+            runtime: &runtime,
+            names: vec!["temp".into()],
+        };
+        let xml = "<network><name>temp</name><bridge name='hgtmp0' stp='off'/>\
+                   <ip address='10.220.0.1' prefix='24'><dhcp>\
+                   <range start='10.220.0.10' end='10.220.0.20'/></dhcp></ip></network>";
+        let Reply::Network(info) = call(&mut driver, Command::CreateNetwork { xml: xml.into() })
+        else {
+            panic!("network reply")
+        };
+        assert!(info.active && !info.persistent);
+        assert!(link_exists("hgtmp0"));
+        let Reply::Networks(list) = call(&mut driver, Command::ListNetworks) else {
+            panic!("list reply")
+        };
+        assert!(list.iter().any(|n| n.name == "temp" && !n.persistent));
+        assert!(driver
+            .call(Command::UndefineNetwork {
+                network: "temp".into()
+            })
+            .is_err());
+        call(
+            &mut driver,
+            Command::DestroyNetwork {
+                network: "temp".into(),
+            },
+        );
+        assert!(!link_exists("hgtmp0"));
+        let Reply::Networks(list) = call(&mut driver, Command::ListNetworks) else {
+            panic!("list reply")
+        };
+        assert!(list.is_empty(), "{list:?}");
+    });
+}

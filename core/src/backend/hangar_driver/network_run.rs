@@ -44,6 +44,55 @@ impl HangarDriver {
         Ok(())
     }
 
+    /// A running network with no stored definition (`net-create`).
+    pub(super) fn transient_network(&self, name: &str) -> Option<Network> {
+        if self.store.networks.get(name).is_some() {
+            return None;
+        }
+        self.live_network(name)
+    }
+
+    /// The names of running transient networks.
+    pub(super) fn transient_names(&self) -> Vec<String> {
+        self.net_runtime
+            .running_names()
+            .into_iter()
+            .filter(|n| self.transient_network(n).is_some())
+            .collect()
+    }
+
+    /// `net-create`: starts a network without keeping its definition.
+    pub(super) fn create_network(&mut self, xml: &str) -> Result<String, ApiError> {
+        let name = Network::parse(xml)?.name;
+        super::domains::check_file_name("network", &name)?;
+        if self.store.networks.get(&name).is_some() || self.network_active(&name) {
+            return Err(ApiError::AlreadyExists {
+                kind: ObjectKind::Network,
+                name,
+                uuid: None,
+            });
+        }
+        let mut used: Vec<String> = self
+            .store
+            .networks
+            .entries()
+            .values()
+            .filter_map(|e| crate::backend::definition::network::bridge(&e.xml))
+            .collect();
+        used.extend(
+            self.net_runtime
+                .running_names()
+                .iter()
+                .filter_map(|n| self.net_runtime.active(n).map(|s| s.bridge)),
+        );
+        let (el, _) = crate::backend::definition::network::prepare(xml, &used)?;
+        let net = Network::parse(&crate::backend::definition::network::canonical(&el)?)?;
+        self.net_runtime.start(&net)?;
+        self.running_networks.insert(name.clone());
+        self.emit(ObjectKind::Network, &name, None, ObjectEvent::Started);
+        Ok(name)
+    }
+
     /// `net-destroy`.
     pub(super) fn destroy_network(&mut self, name: &str) -> Result<(), ApiError> {
         if !self.network_active(name) {
@@ -116,7 +165,11 @@ impl HangarDriver {
 
     /// Reports networks started or stopped by another process since the last poll.
     pub(super) fn watch_networks(&mut self) {
-        let names: Vec<String> = self.store.networks.entries().keys().cloned().collect();
+        let mut names: Vec<String> = self.store.networks.entries().keys().cloned().collect();
+        names.extend(self.running_networks.iter().cloned());
+        names.extend(self.transient_names());
+        names.sort();
+        names.dedup();
         for name in names {
             let now = self.network_active(&name);
             let before = self.running_networks.contains(&name);

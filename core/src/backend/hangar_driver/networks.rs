@@ -7,13 +7,12 @@ use crate::api::{ApiError, Command, LookupKey, NetworkInfo, ObjectEvent, ObjectK
 use crate::backend::definition::network;
 use crate::xml::ids;
 
-/// `net-create` needs transient networks, which the store does not keep.
-const NO_TRANSIENT: &str =
-    "the hangar driver has no transient networks; use net-define and net-start";
+/// What transient networks cannot do.
+const TRANSIENT: &str = "network is not persistent";
 
 impl HangarDriver {
     fn network_name(&self, key: &str) -> Result<String, ApiError> {
-        if self.store.networks.get(key).is_some() {
+        if self.store.networks.get(key).is_some() || self.transient_network(key).is_some() {
             return Ok(key.to_string());
         }
         if let Ok(uuid) = ids::parse_uuid(key) {
@@ -33,6 +32,19 @@ impl HangarDriver {
     }
 
     fn network_info(&self, name: &str) -> Result<NetworkInfo, ApiError> {
+        if let Some(live) = self.transient_network(name) {
+            return Ok(NetworkInfo {
+                name: name.to_string(),
+                uuid: live
+                    .uuid
+                    .map(|u| u.hyphenated().to_string())
+                    .unwrap_or_default(),
+                active: true,
+                persistent: false,
+                autostart: false,
+                bridge: live.bridge.name.clone(),
+            });
+        }
         let entry = self
             .store
             .networks
@@ -95,7 +107,9 @@ impl HangarDriver {
     pub(super) fn network_command(&mut self, command: Command) -> Result<Reply, ApiError> {
         match command {
             Command::ListNetworks => {
-                let names: Vec<String> = self.store.networks.entries().keys().cloned().collect();
+                let mut names: Vec<String> =
+                    self.store.networks.entries().keys().cloned().collect();
+                names.extend(self.transient_names());
                 let list = names
                     .iter()
                     .map(|n| self.network_info(n))
@@ -107,12 +121,15 @@ impl HangarDriver {
                 Ok(Reply::Network(self.network_info(&name)?))
             }
             Command::DefineNetwork { xml } => self.define_network(&xml),
-            Command::CreateNetwork { xml } => {
-                crate::xml::Network::parse(&xml)?;
-                Err(ApiError::unsupported(NO_TRANSIENT))
-            }
+            Command::CreateNetwork { xml } => self.locked(|d| {
+                let name = d.create_network(&xml)?;
+                Ok(Reply::Network(d.network_info(&name)?))
+            }),
             Command::UndefineNetwork { network } => self.locked(|d| {
                 let name = d.network_name(&network)?;
+                if d.transient_network(&name).is_some() {
+                    return Err(ApiError::invalid_op(TRANSIENT));
+                }
                 if d.network_active(&name) {
                     return Err(ApiError::invalid_op(format!(
                         "network '{name}' is active; net-destroy it first"
@@ -150,6 +167,11 @@ impl HangarDriver {
             }
             Command::SetNetworkAutostart { network, enabled } => self.locked(|d| {
                 let name = d.network_name(&network)?;
+                if d.transient_network(&name).is_some() {
+                    return Err(ApiError::invalid_op(
+                        "cannot set autostart for transient network",
+                    ));
+                }
                 d.store.networks.set_autostart(&name, enabled)?;
                 d.emit(ObjectKind::Network, &name, None, ObjectEvent::Changed);
                 Ok(Reply::Done)
@@ -164,21 +186,23 @@ impl HangarDriver {
             } => self.locked(|d| {
                 let name = d.network_name(&network)?;
                 let live = d.live_network(&name);
+                let persistent = d.transient_network(&name).is_none();
+                if scope.config && !persistent {
+                    return Err(ApiError::invalid_op(TRANSIENT));
+                }
                 // No flag: the running network if it runs, and the definition.
                 let (change_live, change_config) = if !scope.live && !scope.config {
-                    (live.is_some(), true)
+                    (live.is_some(), persistent)
                 } else {
                     (scope.live, scope.config)
                 };
                 if change_live && live.is_none() {
                     return Err(ApiError::invalid_op("network is not active"));
                 }
-                let mut el = d
-                    .store
-                    .networks
-                    .get(&name)
-                    .map(|e| e.xml.clone())
-                    .ok_or_else(|| ApiError::not_found(ObjectKind::Network, &name))?;
+                let mut el = match d.store.networks.get(&name) {
+                    Some(e) => e.xml.clone(),
+                    None => crate::xml::Element::new("network"),
+                };
                 let new_live = match (change_live, live) {
                     (true, Some(running)) => {
                         let mut live_el = crate::xml::parse_root(&running.to_xml(), "network")?;

@@ -153,6 +153,24 @@ impl NetworkRuntime {
         }
     }
 
+    /// The names of the networks with recorded state (running or not).
+    pub fn running_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.dir)
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_str()
+                            .and_then(|f| f.strip_suffix(".state.json"))
+                            .map(str::to_string)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
     /// The definition the running network was started with.
     pub fn live_definition(&self, name: &str) -> Option<Network> {
         let text = std::fs::read_to_string(self.file(name, "xml")).ok()?;
