@@ -6,6 +6,7 @@ mod network_assistant;
 mod network_info;
 mod networks;
 mod overview;
+mod pool_contents;
 mod pool_dialog;
 mod storage;
 mod volume_dialog;
