@@ -262,6 +262,13 @@ pub enum Command {
         /// Name, UUID or id.
         domain: String,
     },
+    /// `console`: the path of the running domain's VMM control socket, on
+    /// which the caller sends the VMM's `console` request itself →
+    /// [`super::Reply::Text`].
+    DomainConsoleSocket {
+        /// Name, UUID or id.
+        domain: String,
+    },
 
     // ----- networks -----
     /// `net-list --all` → [`super::Reply::Networks`].
@@ -506,6 +513,7 @@ impl Command {
                 | Command::DomainInfo { .. }
                 | Command::DomainState { .. }
                 | Command::DomainStats { .. }
+                | Command::DomainConsoleSocket { .. }
                 | Command::ListNetworks
                 | Command::LookupNetwork { .. }
                 | Command::NetworkXml { .. }

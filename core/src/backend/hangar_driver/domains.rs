@@ -1,34 +1,49 @@
-//! Domain definitions in the hangar driver. Nothing runs until the VMM is
-//! wired in: every domain is shut off and starting one says so.
+//! Domain definitions in the hangar driver, and the view of each domain
+//! that joins its stored definition with its running VMM (see
+//! [`super::vm_process`]): a running domain shows its live definition, its
+//! id and state; a running domain without a stored definition is transient.
 
+use super::vm_process::{self, RunState};
 use super::HangarDriver;
 use crate::api::{
-    ApiError, Command, DomainInfo, DomainState, DomainStateInfo, LookupKey, ObjectEvent,
-    ObjectKind, Reply, Scope,
+    ApiError, Command, DomainInfo, DomainStateInfo, LookupKey, ObjectEvent, ObjectKind, Reply,
+    Scope,
 };
 use crate::backend::definition::domain;
-use crate::backend::store::Entry;
 use crate::xml::{ids, Element};
 
-/// What starting commands answer until the VMM exists.
-const CANNOT_START: &str = "the hangar driver cannot start domains yet";
+/// One domain as the driver sees it.
+pub(super) struct Known {
+    /// The definition shown: the live one while running, else the stored one.
+    pub xml: Element,
+    /// UUID, lower-case with dashes.
+    pub uuid: String,
+    /// Whether a stored definition exists.
+    pub persistent: bool,
+    /// What its VMM's files say.
+    pub run: RunState,
+}
 
-fn info(name: &str, entry: &Entry, autostart: bool) -> DomainInfo {
-    let def = &entry.xml;
+fn info(name: &str, known: &Known, autostart: bool) -> DomainInfo {
+    let def = &known.xml;
     let (vcpus, max_vcpus) = domain::vcpus(def);
+    let cpu_time_ns = match (&known.run.status, known.run.is_active()) {
+        (Some(status), true) => vm_process::cpu_time_ns(status.pid),
+        _ => 0,
+    };
     DomainInfo {
-        id: None,
+        id: known.run.id,
         name: name.to_string(),
-        uuid: entry.uuid.clone(),
+        uuid: known.uuid.clone(),
         os_type: domain::os_type(def),
-        state: DomainState::Shutoff,
-        reason: "unknown".to_string(),
+        state: known.run.state,
+        reason: known.run.reason.clone(),
         vcpus,
         max_vcpus,
-        cpu_time_ns: 0,
+        cpu_time_ns,
         max_memory_kib: domain::max_memory_kib(def),
         memory_kib: domain::memory_kib(def),
-        persistent: true,
+        persistent: known.persistent,
         autostart,
         managed_save: false,
         title: domain::title(def),
@@ -48,17 +63,33 @@ pub(super) fn check_file_name(kind: &str, name: &str) -> Result<(), ApiError> {
 
 impl HangarDriver {
     /// The name of the domain called (or with the UUID) `key`.
-    fn domain_name(&self, key: &str) -> Result<String, ApiError> {
+    pub(super) fn domain_name(&self, key: &str) -> Result<String, ApiError> {
         if self.store.domains.get(key).is_some() {
             return Ok(key.to_string());
         }
         if let Ok(uuid) = ids::parse_uuid(key) {
-            if let Some(n) = self
-                .store
-                .domains
-                .name_by_uuid(&uuid.hyphenated().to_string())
-            {
+            let uuid = uuid.hyphenated().to_string();
+            if let Some(n) = self.store.domains.name_by_uuid(&uuid) {
                 return Ok(n.to_string());
+            }
+            if let Some(n) = self
+                .transient_domains()
+                .into_iter()
+                .find(|(_, k)| k.uuid == uuid)
+            {
+                return Ok(n.0);
+            }
+        }
+        if let Some((name, _)) = self.transient_domains().into_iter().find(|(n, _)| n == key) {
+            return Ok(name);
+        }
+        if let Ok(id) = key.parse::<u32>() {
+            let by_id = self
+                .known_domains()
+                .into_iter()
+                .find(|(_, k)| k.run.id == Some(id));
+            if let Some((name, _)) = by_id {
+                return Ok(name);
             }
         }
         Err(ApiError::NotFound {
@@ -68,13 +99,74 @@ impl HangarDriver {
         })
     }
 
-    fn domain_info(&self, name: &str) -> Result<DomainInfo, ApiError> {
-        let entry = self
-            .store
-            .domains
-            .get(name)
-            .ok_or_else(|| ApiError::not_found(ObjectKind::Domain, name))?;
-        Ok(info(name, entry, self.store.domains.autostart(name)))
+    /// Running domains that have no stored definition.
+    pub(super) fn transient_domains(&self) -> Vec<(String, Known)> {
+        self.vm_files
+            .names()
+            .into_iter()
+            .filter(|n| self.store.domains.get(n).is_none())
+            .filter_map(|n| {
+                let run = vm_process::run_state(&self.vm_files, &n);
+                if !run.is_active() {
+                    return None;
+                }
+                let text = std::fs::read_to_string(self.vm_files.xml(&n)).ok()?;
+                let (xml, uuid) = domain::prepare(&text).ok()?;
+                Some((
+                    n,
+                    Known {
+                        xml,
+                        uuid,
+                        persistent: false,
+                        run,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// The domain called `name`, stored or transient.
+    pub(super) fn known_domain(&self, name: &str) -> Result<Known, ApiError> {
+        let Some(entry) = self.store.domains.get(name) else {
+            return self
+                .transient_domains()
+                .into_iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, k)| k)
+                .ok_or_else(|| ApiError::not_found(ObjectKind::Domain, name));
+        };
+        let run = vm_process::run_state(&self.vm_files, name);
+        let live = if run.is_active() {
+            std::fs::read_to_string(self.vm_files.xml(name))
+                .ok()
+                .and_then(|t| domain::prepare(&t).ok())
+                .map(|(el, _)| el)
+        } else {
+            None
+        };
+        Ok(Known {
+            xml: live.unwrap_or_else(|| entry.xml.clone()),
+            uuid: entry.uuid.clone(),
+            persistent: true,
+            run,
+        })
+    }
+
+    /// Every domain, stored and transient, by name.
+    pub(super) fn known_domains(&self) -> Vec<(String, Known)> {
+        let names: Vec<String> = self.store.domains.entries().keys().cloned().collect();
+        let mut all: Vec<(String, Known)> = names
+            .into_iter()
+            .filter_map(|n| self.known_domain(&n).ok().map(|k| (n, k)))
+            .collect();
+        all.extend(self.transient_domains());
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    pub(super) fn domain_info(&self, name: &str) -> Result<DomainInfo, ApiError> {
+        let known = self.known_domain(name)?;
+        Ok(info(name, &known, self.store.domains.autostart(name)))
     }
 
     fn define_domain(&mut self, xml: &str) -> Result<Reply, ApiError> {
@@ -121,7 +213,12 @@ impl HangarDriver {
         edit: impl FnOnce(&mut Element) -> Result<(), ApiError>,
     ) -> Result<Reply, ApiError> {
         if scope.live {
-            self.domain_name(key)?;
+            let name = self.domain_name(key)?;
+            if self.known_domain(&name)?.run.is_active() {
+                return Err(ApiError::unsupported(
+                    "hangar-vmm cannot change a running domain's memory or vCPUs; use --config",
+                ));
+            }
             return Err(ApiError::invalid_op("domain is not running"));
         }
         self.locked(|d| {
@@ -143,11 +240,9 @@ impl HangarDriver {
     pub(super) fn domain_command(&mut self, command: Command) -> Result<Reply, ApiError> {
         match command {
             Command::ListDomains => Ok(Reply::Domains(
-                self.store
-                    .domains
-                    .entries()
+                self.known_domains()
                     .iter()
-                    .map(|(n, e)| info(n, e, self.store.domains.autostart(n)))
+                    .map(|(n, k)| info(n, k, self.store.domains.autostart(n)))
                     .collect(),
             )),
             Command::LookupDomain { domain } | Command::DomainInfo { domain } => {
@@ -155,30 +250,36 @@ impl HangarDriver {
                 Ok(Reply::Domain(self.domain_info(&name)?))
             }
             Command::DefineDomain { xml } => self.define_domain(&xml),
-            Command::CreateDomain { xml } => {
-                domain::prepare(&xml)?;
-                Err(ApiError::unsupported(CANNOT_START))
-            }
+            Command::CreateDomain { xml } => self.create_domain(&xml),
             Command::UndefineDomain { domain, .. } => self.locked(|d| {
                 let name = d.domain_name(&domain)?;
+                if d.store.domains.get(&name).is_none() {
+                    return Err(ApiError::invalid_op("cannot undefine transient domain"));
+                }
+                let running = d.known_domain(&name)?.run.is_active();
                 d.store.domains.remove(&name)?;
+                if !running {
+                    // A running one stays as a transient domain until it stops.
+                    vm_process::clear_leftovers(&d.vm_files, &name)?;
+                }
                 d.emit(ObjectKind::Domain, &name, None, ObjectEvent::Undefined);
                 Ok(Reply::Done)
             }),
-            Command::DomainXml { domain, .. } => {
+            Command::DomainXml { domain, inactive } => {
                 let name = self.domain_name(&domain)?;
-                let entry = self
-                    .store
-                    .domains
-                    .get(&name)
-                    .ok_or_else(|| ApiError::not_found(ObjectKind::Domain, &name))?;
-                Ok(Reply::Xml(domain::canonical(&entry.xml)?))
+                let known = self.known_domain(&name)?;
+                let xml = match (inactive, self.store.domains.get(&name)) {
+                    (true, Some(entry)) => &entry.xml,
+                    _ => &known.xml,
+                };
+                Ok(Reply::Xml(domain::canonical(xml)?))
             }
             Command::DomainState { domain } => {
-                self.domain_name(&domain)?;
+                let name = self.domain_name(&domain)?;
+                let run = self.known_domain(&name)?.run;
                 Ok(Reply::DomainState(DomainStateInfo {
-                    state: DomainState::Shutoff,
-                    reason: "unknown".to_string(),
+                    state: run.state,
+                    reason: run.reason,
                 }))
             }
             Command::SetDomainAutostart { domain, enabled } => self.locked(|d| {
@@ -199,27 +300,22 @@ impl HangarDriver {
                 maximum,
                 scope,
             } => self.edit_domain(&domain, scope, |el| domain::set_vcpus(el, count, maximum)),
-            Command::StartDomain { domain, .. } => {
-                self.domain_name(&domain)?;
-                Err(ApiError::unsupported(CANNOT_START))
-            }
-            Command::RestoreDomain { .. } => Err(ApiError::unsupported(CANNOT_START)),
             Command::ManagedSaveRemove { domain } => {
                 self.domain_name(&domain)?;
                 Ok(Reply::Done)
             }
-            Command::DomainStats { domain }
-            | Command::ShutdownDomain { domain }
-            | Command::RebootDomain { domain }
-            | Command::ResetDomain { domain }
-            | Command::DestroyDomain { domain }
-            | Command::SuspendDomain { domain }
-            | Command::ResumeDomain { domain }
-            | Command::SaveDomain { domain, .. }
-            | Command::ManagedSave { domain } => {
-                self.domain_name(&domain)?;
-                Err(ApiError::invalid_op("domain is not running"))
-            }
+            c @ (Command::StartDomain { .. }
+            | Command::RestoreDomain { .. }
+            | Command::DomainStats { .. }
+            | Command::DomainConsoleSocket { .. }
+            | Command::ShutdownDomain { .. }
+            | Command::RebootDomain { .. }
+            | Command::ResetDomain { .. }
+            | Command::DestroyDomain { .. }
+            | Command::SuspendDomain { .. }
+            | Command::ResumeDomain { .. }
+            | Command::SaveDomain { .. }
+            | Command::ManagedSave { .. }) => self.domain_run_command(c),
             other => Err(ApiError::Internal(format!(
                 "not a domain command: {other:?}"
             ))),

@@ -5,13 +5,15 @@
 //! (the GUI, other `hangarctl`s) changed; every change goes through the
 //! store's lock and is re-checked under it. Changes made elsewhere become
 //! events on the next poll. Networks run through
-//! [`crate::network::runtime`] (root only); until the VMM exists, starting a
-//! domain says so clearly.
+//! [`crate::network::runtime`] (root only); domains run as detached
+//! `hangar-vmm` processes ([`vm_process`]).
 
+mod domain_run;
 mod domains;
 mod network_run;
 mod networks;
 mod pools;
+mod vm_process;
 mod volumes;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,6 +49,13 @@ pub struct HangarDriver {
     /// Networks seen running at the last poll, to report starts and stops
     /// made by other processes.
     running_networks: BTreeSet<String>,
+    /// Running domains' VMM files (`<runtime>/domains`).
+    vm_files: vm_process::VmFiles,
+    /// Domains whose VMM events a watcher thread follows.
+    watched: vm_process::Watched,
+    /// Domains seen running at the last poll, to report starts made by
+    /// other processes.
+    active_domains: BTreeSet<String>,
 }
 
 impl HangarDriver {
@@ -99,6 +108,7 @@ impl HangarDriver {
                 SessionNamespace::new(store.paths.runtime.join("netns")),
             )
         };
+        let vm_files = vm_process::VmFiles::new(&store.paths.runtime);
         let mut driver = HangarDriver {
             store,
             events,
@@ -108,6 +118,9 @@ impl HangarDriver {
             pool_folders: BTreeMap::new(),
             net_runtime,
             running_networks: BTreeSet::new(),
+            vm_files,
+            watched: Default::default(),
+            active_domains: BTreeSet::new(),
         };
         {
             let _lock = driver.store.lock()?;
@@ -118,6 +131,13 @@ impl HangarDriver {
             }
             driver.adopt_networks();
             driver.autostart_once()?;
+            // Domains already running are known; only later starts are news.
+            driver.active_domains = driver
+                .known_domains()
+                .into_iter()
+                .filter(|(_, k)| k.run.is_active())
+                .map(|(n, _)| n)
+                .collect();
         }
         driver.watch_pool_folders();
         Ok(driver)
@@ -277,7 +297,8 @@ impl Driver for HangarDriver {
             | Command::SaveDomain { .. }
             | Command::RestoreDomain { .. }
             | Command::ManagedSave { .. }
-            | Command::ManagedSaveRemove { .. }) => self.domain_command(c),
+            | Command::ManagedSaveRemove { .. }
+            | Command::DomainConsoleSocket { .. }) => self.domain_command(c),
             c @ (Command::ListNetworks
             | Command::LookupNetwork { .. }
             | Command::DefineNetwork { .. }
@@ -331,12 +352,12 @@ impl Driver for HangarDriver {
         }
         self.watch_pool_folders();
         self.watch_networks();
+        let domains = self.watch_domains();
         self.polls = self.polls.wrapping_add(1);
         if self.polls % STATS_EVERY == 0 {
-            // No domain runs until the VMM is wired in: only the host's figures.
             self.events.emit(Event::Stats {
                 host: host::stats(),
-                domains: Vec::new(),
+                domains,
             });
         }
     }

@@ -242,6 +242,7 @@ impl HangarDriver {
             return Ok(());
         }
         self.autostart_networks();
+        self.autostart_domains();
         let names: Vec<String> = self.store.pools.entries().keys().cloned().collect();
         for name in names {
             if self.store.pools.autostart(&name) && !self.pool_active(&name) {

@@ -495,6 +495,13 @@ impl TestDriver {
                 self.changed(&name, ObjectEvent::Changed);
                 Ok(Reply::Done)
             }
+            Command::DomainConsoleSocket { domain } => {
+                let i = self.find_domain(&domain)?;
+                self.require_active(i)?;
+                Err(ApiError::unsupported(
+                    "the test driver's domains have no serial console",
+                ))
+            }
             other => Err(ApiError::Internal(format!(
                 "not a domain command: {other:?}"
             ))),

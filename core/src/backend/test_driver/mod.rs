@@ -193,7 +193,8 @@ impl Driver for TestDriver {
             | Command::SaveDomain { .. }
             | Command::RestoreDomain { .. }
             | Command::ManagedSave { .. }
-            | Command::ManagedSaveRemove { .. }) => self.domain_command(c),
+            | Command::ManagedSaveRemove { .. }
+            | Command::DomainConsoleSocket { .. }) => self.domain_command(c),
             c @ (Command::ListNetworks
             | Command::LookupNetwork { .. }
             | Command::DefineNetwork { .. }

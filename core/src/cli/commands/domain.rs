@@ -7,6 +7,7 @@ use crate::cli::args::Args;
 use crate::cli::edit::{self, EditOutcome, Editable};
 use crate::cli::format::{field, Table};
 use crate::cli::{CliError, Session};
+use crate::vmm::control::{self as vmm_control, Reply as VmmReply, Request};
 use crate::xml::units::parse_size_arg;
 use std::io::IsTerminal;
 
@@ -521,7 +522,6 @@ fn managedsave_remove(s: &mut Session, c: &Connection, a: &Args) -> Result<(), C
 }
 
 fn console(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
-    let _ = s;
     let d = lookup(c, a.req("domain")?)?;
     if !d.state.is_active() {
         return Err(CliError::msg("The domain is not running"));
@@ -531,11 +531,45 @@ fn console(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
             "Cannot run interactive console without a controlling TTY",
         ));
     }
-    // The API has no console stream yet; once it hands one out (the VMM's
-    // control socket after its `console` request), `cli::console::attach` runs
-    // the session with virsh's banner and `^]` escape.
-    Err(CliError::msg(format!(
-        "Operation not supported: this connection has no serial console for domain '{}' yet",
-        d.name
-    )))
+    let socket = match call(
+        c,
+        Command::DomainConsoleSocket {
+            domain: d.name.clone(),
+        },
+    ) {
+        Ok(Reply::Text(path)) => path,
+        Ok(other) => {
+            return Err(fail(
+                other.unexpected("text"),
+                Target::Domain(&d.name),
+                None,
+            ))
+        }
+        Err(e) => return Err(fail(e, Target::Domain(&d.name), None)),
+    };
+    let stream = match vmm_control::request(std::path::Path::new(&socket), Request::Console) {
+        Ok((VmmReply::Ok, stream)) => stream,
+        Ok((VmmReply::Error(e), _)) => {
+            return Err(CliError::msg(format!(
+                "internal error: cannot open the console of domain '{}': {e}",
+                d.name
+            )))
+        }
+        Ok((VmmReply::Status(_), _)) => {
+            return Err(CliError::msg(format!(
+                "internal error: cannot open the console of domain '{}'",
+                d.name
+            )))
+        }
+        Err(e) => {
+            return Err(CliError::msg(format!(
+                "internal error: cannot open the console of domain '{}': {e}",
+                d.name
+            )))
+        }
+    };
+    crate::cli::console::attach(s, &d.name, stream)?;
+    // virsh ends the session on a new line.
+    s.print_extra("\n");
+    Ok(())
 }
