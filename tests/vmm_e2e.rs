@@ -50,6 +50,54 @@ echo "FACT socket_left=$(test -e "$WORK/vm1.sock" && echo yes || echo no)"
 show vm1
 "#,
         ),
+        // hangarctl on hangar:///session drives a real guest through the
+        // hangar driver: define, start (twice), list, domstate, dominfo,
+        // console (through a pty from util-linux's script), suspend, resume,
+        // ACPI shutdown, destroy.
+        Scenario::new(
+            "hangarctl",
+            r#"
+export XDG_DATA_HOME="$WORK/data" XDG_RUNTIME_DIR="$WORK/run" HOME="$WORK"
+mkdir -p "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR"
+chmod 700 "$XDG_RUNTIME_DIR"
+[ -e /dev/pts/ptmx ] || { mkdir -p /dev/pts; mount -t devpts devpts /dev/pts; }
+hc() { "$HCTL" -c hangar:///session "$@" 2>&1; }
+sock="$XDG_RUNTIME_DIR/hangar/domains/vmc.sock"
+domain_xml vmc 128 1 shell >"$WORK/vmc.xml"
+hc define "$WORK/vmc.xml" | sed 's/^/DEFINE /'
+hc start vmc | sed 's/^/START /'
+hc start vmc | sed 's/^/START2 /'
+hc list | sed 's/^/LIST /'
+hc domstate vmc --reason | sed 's/^/STATE-RUN /'
+hc dominfo vmc | sed 's/^/INFO /'
+n=0
+until (sleep 1) | "$HV" ctl --socket "$sock" console 2>/dev/null | grep -q HANGAR-L2-READY; do
+    n=$((n + 1))
+    [ $n -gt 240 ] && { echo "TIMEOUT waiting for the guest"; break; }
+done
+(sleep 1; printf 'echo CALC=$((6*7))\n'; sleep 3; printf '\035') |
+    script -q -c "$HCTL -c hangar:///session console vmc" /dev/null >"$WORK/console.out" 2>&1
+echo "FACT hc_console_rc=$?"
+echo "FACT hc_console_answer=$(grep -c 'CALC=42' "$WORK/console.out")"
+echo "FACT hc_console_marker=$(grep -c 'HANGAR-L2-INIT' "$WORK/console.out")"
+tr -d '\r' <"$WORK/console.out" | grep -e '^Connected to domain' -e '^Escape character' | sed 's/^/CONSOLE /'
+hc suspend vmc | sed 's/^/SUSPEND /'
+hc domstate vmc --reason | sed 's/^/STATE-PAUSED /'
+hc list | sed 's/^/LIST-PAUSED /'
+hc resume vmc | sed 's/^/RESUME /'
+hc domstate vmc | sed 's/^/STATE-RESUMED /'
+hc shutdown vmc | sed 's/^/SHUTDOWN /'
+n=0
+while [ "$(hc domstate vmc)" != "shut off" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+hc domstate vmc --reason | sed 's/^/STATE-DOWN /'
+hc list --all | sed 's/^/LIST-ALL /'
+hc start vmc | sed 's/^/RESTART /'
+hc destroy vmc | sed 's/^/DESTROY /'
+hc domstate vmc --reason | sed 's/^/STATE-DESTROYED /'
+hc shutdown vmc | sed 's/^/SHUTDOWN-OFF /'
+echo "FACT hc_vmm_processes=$(ps | grep -c '[h]angar-vmm run')"
+"#,
+        ),
         // The guest powers itself off.
         Scenario::new(
             "poweroff",
@@ -225,6 +273,71 @@ fn reboot_request_brings_the_guest_back_to_init() {
     assert_eq!(fact(s, "inits_after_reboot"), "2");
     assert!(s.has("AFTER-REBOOT boots=2"));
     assert!(s.has("AFTER-REBOOT state=running"));
+}
+
+/// Lines of `s` that start with `tag ` (the tag removed), `\r` dropped.
+fn tagged(s: &ScenarioOutput, tag: &str) -> String {
+    let prefix = format!("{tag} ");
+    s.text
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix).or((l == tag).then_some("")))
+        .map(|l| l.trim_end_matches('\r'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn hangarctl_drives_a_real_guest_as_virsh() {
+    let s = scenario("hangarctl");
+    assert!(tagged(s, "DEFINE").starts_with("Domain 'vmc' defined from "));
+    assert_eq!(tagged(s, "START"), "Domain 'vmc' started\n");
+    assert_eq!(tagged(s, "START2"), "error: Domain is already active");
+    assert_eq!(
+        tagged(s, "LIST"),
+        " Id   Name   State\n----------------------\n 1    vmc    running\n"
+    );
+    assert_eq!(tagged(s, "STATE-RUN"), "running (booted)\n");
+    assert!(
+        tagged(s, "INFO").contains("State:          running"),
+        "{}",
+        s.text
+    );
+    assert!(
+        tagged(s, "INFO").contains("Id:             1"),
+        "{}",
+        s.text
+    );
+    assert_eq!(fact(s, "hc_console_rc"), "0");
+    assert_ne!(
+        fact(s, "hc_console_marker"),
+        "0",
+        "guest marker via console"
+    );
+    assert_ne!(
+        fact(s, "hc_console_answer"),
+        "0",
+        "console input reaches the guest"
+    );
+    assert_eq!(
+        tagged(s, "CONSOLE"),
+        "Connected to domain 'vmc'\nEscape character is ^] (Ctrl + ])"
+    );
+    assert_eq!(tagged(s, "SUSPEND"), "Domain 'vmc' suspended\n");
+    assert_eq!(tagged(s, "STATE-PAUSED"), "paused (user)\n");
+    assert!(tagged(s, "LIST-PAUSED").contains(" 1    vmc    paused"));
+    assert_eq!(tagged(s, "RESUME"), "Domain 'vmc' resumed\n");
+    assert_eq!(tagged(s, "STATE-RESUMED"), "running\n");
+    assert_eq!(tagged(s, "SHUTDOWN"), "Domain 'vmc' is being shutdown\n");
+    assert_eq!(tagged(s, "STATE-DOWN"), "shut off (shutdown)\n");
+    assert!(tagged(s, "LIST-ALL").contains(" -    vmc    shut off"));
+    assert_eq!(tagged(s, "RESTART"), "Domain 'vmc' started\n");
+    assert_eq!(tagged(s, "DESTROY"), "Domain 'vmc' destroyed\n");
+    assert_eq!(tagged(s, "STATE-DESTROYED"), "shut off (destroyed)\n");
+    assert_eq!(
+        tagged(s, "SHUTDOWN-OFF"),
+        "error: Failed to shutdown domain 'vmc'\nerror: Requested operation is not valid: domain is not running"
+    );
+    assert_eq!(fact(s, "hc_vmm_processes"), "0");
 }
 
 #[test]

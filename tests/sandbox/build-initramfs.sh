@@ -3,7 +3,8 @@
 #   build-initramfs.sh KERNEL_TREE HANGAR_VMM L2_OUT L1_OUT [qemu]
 # KERNEL_TREE is a Debian linux-image package unpacked with dpkg -x. L2_OUT is
 # the guest's busybox initramfs; L1_OUT is the sandbox's: busybox, the KVM
-# modules, hangar-vmm with its libraries, the L2 kernel and L2_OUT (and, with
+# modules, hangar-vmm (and hangarctl from the same folder, with util-linux's
+# script) with their libraries, the L2 kernel and L2_OUT (and, with
 # "qemu", qemu-system-x86_64 with its libraries and firmware for benchmarks).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -51,6 +52,15 @@ cp "$mods/virt/lib/irqbypass.ko" "$mods/arch/x86/kvm/kvm.ko" \
 copy_with_libs "$l1" "$vmm"
 mv "$l1$vmm" "$l1/bin/hangar-vmm"
 strip --strip-debug "$l1/bin/hangar-vmm"
+# hangarctl (built next to hangar-vmm) drives VMs through the hangar driver;
+# util-linux's script gives its console a terminal.
+ctl=$(dirname "$vmm")/hangarctl
+if [ -x "$ctl" ]; then
+    copy_with_libs "$l1" "$ctl"
+    mv "$l1$ctl" "$l1/bin/hangarctl"
+    strip --strip-debug "$l1/bin/hangarctl"
+    copy_with_libs "$l1" "$(command -v script)"
+fi
 cp "$vmlinuz" "$l1/guest/vmlinuz"
 cp "$l2_out" "$l1/guest/initrd.cpio"
 if [ "$with" = qemu ]; then

@@ -12,7 +12,7 @@ for m in irqbypass kvm ccp kvm-amd; do
     insmod /lib/modules/$m.ko || echo "HANGAR-SANDBOX-ERROR insmod $m failed"
 done
 [ -c /dev/kvm ] || echo "HANGAR-SANDBOX-ERROR no /dev/kvm"
-export HV=/bin/hangar-vmm KERNEL=/guest/vmlinuz INITRD=/guest/initrd.cpio
+export HV=/bin/hangar-vmm HCTL=/bin/hangarctl KERNEL=/guest/vmlinuz INITRD=/guest/initrd.cpio
 export GUEST_MODULES=/guest/modules PATH=/bin:/sbin:/usr/bin
 echo "HANGAR-SANDBOX-READY"
 for s in /scenarios/[0-9]*.sh; do

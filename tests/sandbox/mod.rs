@@ -237,6 +237,7 @@ impl Sandbox {
             dir.join("l2-init.sh"),
             dir.join("lib.sh"),
             hangar_vmm.to_path_buf(),
+            hangar_vmm.with_file_name("hangarctl"),
         ];
         let input_refs: Vec<&Path> = inputs.iter().map(|p| p.as_path()).collect();
         let key = sha256_of_files(
@@ -392,6 +393,7 @@ impl Sandbox {
                 .arg(per_scenario.as_secs().to_string())
                 .args(["sh", "-c", &script])
                 .env("HV", &self.hangar_vmm)
+                .env("HCTL", self.hangar_vmm.with_file_name("hangarctl"))
                 .env("KERNEL", self.vmlinuz()?)
                 .env("INITRD", &self.l2)
                 .env("WORK", &work)
