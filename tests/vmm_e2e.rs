@@ -57,6 +57,7 @@ show vm1
         Scenario::new(
             "hangarctl",
             r#"
+hc_t0=$(date +%s)
 export XDG_DATA_HOME="$WORK/data" XDG_RUNTIME_DIR="$WORK/run" HOME="$WORK"
 mkdir -p "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR"
 chmod 700 "$XDG_RUNTIME_DIR"
@@ -96,6 +97,7 @@ hc destroy vmc | sed 's/^/DESTROY /'
 hc domstate vmc --reason | sed 's/^/STATE-DESTROYED /'
 hc shutdown vmc | sed 's/^/SHUTDOWN-OFF /'
 echo "FACT hc_vmm_processes=$(ps | grep -c '[h]angar-vmm run')"
+echo "FACT hc_seconds=$(( $(date +%s) - hc_t0 ))"
 "#,
         ),
         // The guest powers itself off.
@@ -291,7 +293,7 @@ fn hangarctl_drives_a_real_guest_as_virsh() {
     let s = scenario("hangarctl");
     assert!(tagged(s, "DEFINE").starts_with("Domain 'vmc' defined from "));
     assert_eq!(tagged(s, "START"), "Domain 'vmc' started\n");
-    assert_eq!(tagged(s, "START2"), "error: Domain is already active");
+    assert_eq!(tagged(s, "START2"), "error: Domain is already active\n");
     assert_eq!(
         tagged(s, "LIST"),
         " Id   Name   State\n----------------------\n 1    vmc    running\n"
@@ -335,9 +337,10 @@ fn hangarctl_drives_a_real_guest_as_virsh() {
     assert_eq!(tagged(s, "STATE-DESTROYED"), "shut off (destroyed)\n");
     assert_eq!(
         tagged(s, "SHUTDOWN-OFF"),
-        "error: Failed to shutdown domain 'vmc'\nerror: Requested operation is not valid: domain is not running"
+        "error: Failed to shutdown domain 'vmc'\nerror: Requested operation is not valid: domain is not running\n"
     );
     assert_eq!(fact(s, "hc_vmm_processes"), "0");
+    println!("hangarctl scenario: {} s", fact(s, "hc_seconds"));
 }
 
 #[test]
