@@ -175,3 +175,32 @@ fn a_running_domain_has_an_id_and_a_second_start_is_refused() {
     sb.run(&["domstate", "vm", "--reason"])
         .ok("paused (user)\n\n");
 }
+
+#[test]
+fn an_autostart_domain_that_cannot_start_is_reported_on_first_connect() {
+    let sb = Sandbox::new("run-autostart");
+    define(&sb, "auto", "/nonexistent/vmlinuz");
+    sb.run(&["autostart", "auto"])
+        .ok("Domain 'auto' marked as autostarted\n\n");
+    // A new runtime-dir lifetime (as after a reboot): autostart runs again.
+    let marker = domains_dir(&sb).with_file_name(".autostarted");
+    std::fs::remove_file(&marker).expect("autostart marker");
+    let list = sb.run(&["list", "--all"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    assert!(
+        list.stderr.contains("cannot autostart domain 'auto'")
+            && list
+                .stderr
+                .contains("cannot read kernel /nonexistent/vmlinuz"),
+        "{}",
+        list.stderr
+    );
+    assert!(
+        list.stdout.contains(" -    auto   shut off"),
+        "{}",
+        list.stdout
+    );
+    // Once per runtime-dir lifetime: the next connection does not retry.
+    let again = sb.run(&["list", "--all"]);
+    assert!(!again.stderr.contains("autostart"), "{}", again.stderr);
+}

@@ -46,21 +46,24 @@ impl HangarDriver {
     }
 
     fn start_domain(&mut self, key: &str, paused: bool) -> Result<(), ApiError> {
-        self.locked(|d| {
-            let name = d.domain_name(key)?;
-            let known = d.known_domain(&name)?;
-            if known.run.is_active() {
-                return Err(ApiError::invalid_op("domain is already running"));
-            }
-            let entry = d
-                .store
-                .domains
-                .get(&name)
-                .ok_or_else(|| ApiError::not_found(ObjectKind::Domain, &name))?;
-            let xml = domain::canonical(&entry.xml)?;
-            let uuid = entry.uuid.clone();
-            d.launch(&name, &uuid, &xml, paused)
-        })
+        self.locked(|d| d.start_domain_locked(key, paused))
+    }
+
+    /// Starts `key`; the caller holds the store lock (it is not reentrant).
+    fn start_domain_locked(&mut self, key: &str, paused: bool) -> Result<(), ApiError> {
+        let name = self.domain_name(key)?;
+        let known = self.known_domain(&name)?;
+        if known.run.is_active() {
+            return Err(ApiError::invalid_op("domain is already running"));
+        }
+        let entry = self
+            .store
+            .domains
+            .get(&name)
+            .ok_or_else(|| ApiError::not_found(ObjectKind::Domain, &name))?;
+        let xml = domain::canonical(&entry.xml)?;
+        let uuid = entry.uuid.clone();
+        self.launch(&name, &uuid, &xml, paused)
     }
 
     /// `create`: runs a definition without storing it (a transient domain),
@@ -174,14 +177,15 @@ impl HangarDriver {
         Ok(Reply::Done)
     }
 
-    /// Starts the `autostart` domains that are not running.
+    /// Starts the `autostart` domains that are not running (under the
+    /// store lock the caller holds).
     pub(super) fn autostart_domains(&mut self) {
         let names: Vec<String> = self.store.domains.entries().keys().cloned().collect();
         for name in names {
             if !self.store.domains.autostart(&name) {
                 continue;
             }
-            if let Err(e) = self.start_domain(&name, false) {
+            if let Err(e) = self.start_domain_locked(&name, false) {
                 if matches!(e, ApiError::OperationInvalid(_)) {
                     continue;
                 }
