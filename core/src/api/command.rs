@@ -499,7 +499,94 @@ pub enum Command {
     },
 }
 
+/// Which kind of object a [`Command`] acts on: drivers route commands by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandFamily {
+    /// The host and the connection itself.
+    Host,
+    /// Domains (VMs).
+    Domain,
+    /// Virtual networks.
+    Network,
+    /// Storage pools.
+    Pool,
+    /// Storage volumes.
+    Volume,
+}
+
 impl Command {
+    /// The kind of object this command acts on. The match is exhaustive, so a
+    /// new command is classified here once instead of in every driver.
+    pub fn family(&self) -> CommandFamily {
+        match self {
+            Command::HostInfo | Command::Capabilities | Command::StoreProblems => {
+                CommandFamily::Host
+            }
+            Command::ListDomains
+            | Command::LookupDomain { .. }
+            | Command::DefineDomain { .. }
+            | Command::CreateDomain { .. }
+            | Command::UndefineDomain { .. }
+            | Command::DomainXml { .. }
+            | Command::DomainInfo { .. }
+            | Command::DomainState { .. }
+            | Command::DomainStats { .. }
+            | Command::SetDomainAutostart { .. }
+            | Command::SetDomainMemory { .. }
+            | Command::SetDomainMaxMemory { .. }
+            | Command::SetDomainVcpus { .. }
+            | Command::StartDomain { .. }
+            | Command::ShutdownDomain { .. }
+            | Command::RebootDomain { .. }
+            | Command::ResetDomain { .. }
+            | Command::DestroyDomain { .. }
+            | Command::SuspendDomain { .. }
+            | Command::ResumeDomain { .. }
+            | Command::SaveDomain { .. }
+            | Command::RestoreDomain { .. }
+            | Command::ManagedSave { .. }
+            | Command::ManagedSaveRemove { .. }
+            | Command::DomainConsoleSocket { .. } => CommandFamily::Domain,
+            Command::ListNetworks
+            | Command::LookupNetwork { .. }
+            | Command::DefineNetwork { .. }
+            | Command::CreateNetwork { .. }
+            | Command::UndefineNetwork { .. }
+            | Command::NetworkXml { .. }
+            | Command::NetworkInfo { .. }
+            | Command::StartNetwork { .. }
+            | Command::DestroyNetwork { .. }
+            | Command::SetNetworkAutostart { .. }
+            | Command::UpdateNetwork { .. }
+            | Command::NetworkDhcpLeases { .. } => CommandFamily::Network,
+            Command::ListPools
+            | Command::LookupPool { .. }
+            | Command::DefinePool { .. }
+            | Command::DefinePoolAs(_)
+            | Command::BuildPool { .. }
+            | Command::StartPool { .. }
+            | Command::DestroyPool { .. }
+            | Command::SetPoolAutostart { .. }
+            | Command::RefreshPool { .. }
+            | Command::PoolInfo { .. }
+            | Command::PoolXml { .. }
+            | Command::UndefinePool { .. }
+            | Command::DeletePool { .. } => CommandFamily::Pool,
+            Command::ListVolumes { .. }
+            | Command::LookupVolume { .. }
+            | Command::CreateVolumeAs { .. }
+            | Command::CreateVolumeXml { .. }
+            | Command::CreateVolumeXmlFrom { .. }
+            | Command::CloneVolume { .. }
+            | Command::ResizeVolume { .. }
+            | Command::DeleteVolume { .. }
+            | Command::WipeVolume { .. }
+            | Command::VolumeInfo { .. }
+            | Command::VolumeXml { .. }
+            | Command::VolumePath { .. } => CommandFamily::Volume,
+        }
+    }
+
     /// True for commands that change nothing, which a caller may retry freely.
     pub fn is_read_only(&self) -> bool {
         matches!(

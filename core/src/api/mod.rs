@@ -24,7 +24,7 @@ mod event;
 mod reply;
 mod types;
 
-pub use command::{Command, NetworkUpdateOp, PoolAs, Scope, VolumeAs, VolumeRef};
+pub use command::{Command, CommandFamily, NetworkUpdateOp, PoolAs, Scope, VolumeAs, VolumeRef};
 pub use connection::{default_uri, Connection};
 pub use driver::{Driver, EventSink};
 pub use error::{io_message, ApiError, LookupKey, ObjectKind};

@@ -21,8 +21,8 @@ use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
 use crate::api::{
-    ApiError, Command, Driver, Event, EventSink, HostInfo, ObjectEvent, ObjectKind, Reply,
-    StoreProblem,
+    ApiError, Command, CommandFamily, Driver, Event, EventSink, HostInfo, ObjectEvent, ObjectKind,
+    Reply, StoreProblem,
 };
 use crate::backend::definition::{capabilities, host};
 use crate::backend::store::{Change, Store, StorePaths};
@@ -274,68 +274,16 @@ impl Driver for HangarDriver {
                 &[std::env::consts::ARCH],
             ))),
             Command::StoreProblems => Ok(Reply::Problems(self.problems())),
-            c @ (Command::ListDomains
-            | Command::LookupDomain { .. }
-            | Command::DefineDomain { .. }
-            | Command::CreateDomain { .. }
-            | Command::UndefineDomain { .. }
-            | Command::DomainXml { .. }
-            | Command::DomainInfo { .. }
-            | Command::DomainState { .. }
-            | Command::DomainStats { .. }
-            | Command::SetDomainAutostart { .. }
-            | Command::SetDomainMemory { .. }
-            | Command::SetDomainMaxMemory { .. }
-            | Command::SetDomainVcpus { .. }
-            | Command::StartDomain { .. }
-            | Command::ShutdownDomain { .. }
-            | Command::RebootDomain { .. }
-            | Command::ResetDomain { .. }
-            | Command::DestroyDomain { .. }
-            | Command::SuspendDomain { .. }
-            | Command::ResumeDomain { .. }
-            | Command::SaveDomain { .. }
-            | Command::RestoreDomain { .. }
-            | Command::ManagedSave { .. }
-            | Command::ManagedSaveRemove { .. }
-            | Command::DomainConsoleSocket { .. }) => self.domain_command(c),
-            c @ (Command::ListNetworks
-            | Command::LookupNetwork { .. }
-            | Command::DefineNetwork { .. }
-            | Command::CreateNetwork { .. }
-            | Command::UndefineNetwork { .. }
-            | Command::NetworkXml { .. }
-            | Command::NetworkInfo { .. }
-            | Command::StartNetwork { .. }
-            | Command::DestroyNetwork { .. }
-            | Command::SetNetworkAutostart { .. }
-            | Command::UpdateNetwork { .. }
-            | Command::NetworkDhcpLeases { .. }) => self.network_command(c),
-            c @ (Command::ListPools
-            | Command::LookupPool { .. }
-            | Command::DefinePool { .. }
-            | Command::DefinePoolAs(_)
-            | Command::BuildPool { .. }
-            | Command::StartPool { .. }
-            | Command::DestroyPool { .. }
-            | Command::SetPoolAutostart { .. }
-            | Command::RefreshPool { .. }
-            | Command::PoolInfo { .. }
-            | Command::PoolXml { .. }
-            | Command::UndefinePool { .. }
-            | Command::DeletePool { .. }) => self.pool_command(c),
-            c @ (Command::ListVolumes { .. }
-            | Command::LookupVolume { .. }
-            | Command::CreateVolumeAs { .. }
-            | Command::CreateVolumeXml { .. }
-            | Command::CreateVolumeXmlFrom { .. }
-            | Command::CloneVolume { .. }
-            | Command::ResizeVolume { .. }
-            | Command::DeleteVolume { .. }
-            | Command::WipeVolume { .. }
-            | Command::VolumeInfo { .. }
-            | Command::VolumeXml { .. }
-            | Command::VolumePath { .. }) => self.volume_command(c),
+            c => match c.family() {
+                CommandFamily::Domain => self.domain_command(c),
+                CommandFamily::Network => self.network_command(c),
+                CommandFamily::Pool => self.pool_command(c),
+                CommandFamily::Volume => self.volume_command(c),
+                // The host commands are all matched above.
+                CommandFamily::Host => Err(ApiError::Internal(format!(
+                    "host command {c:?} reached the object dispatcher"
+                ))),
+            },
         }
     }
 

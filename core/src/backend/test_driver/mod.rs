@@ -16,8 +16,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::api::{
-    ApiError, Command, Driver, Event, EventSink, HostInfo, HostStats, ObjectEvent, ObjectKind,
-    Reply, StoreProblem,
+    ApiError, Command, CommandFamily, Driver, Event, EventSink, HostInfo, HostStats, ObjectEvent,
+    ObjectKind, Reply, StoreProblem,
 };
 use crate::backend::definition::{capabilities, host};
 use crate::xml::{Element, NodeFile};
@@ -170,68 +170,16 @@ impl Driver for TestDriver {
             Command::HostInfo => Ok(Reply::Host(self.host.clone())),
             Command::Capabilities => Ok(Reply::Xml(self.capabilities())),
             Command::StoreProblems => Ok(Reply::Problems(self.problems.clone())),
-            c @ (Command::ListDomains
-            | Command::LookupDomain { .. }
-            | Command::DefineDomain { .. }
-            | Command::CreateDomain { .. }
-            | Command::UndefineDomain { .. }
-            | Command::DomainXml { .. }
-            | Command::DomainInfo { .. }
-            | Command::DomainState { .. }
-            | Command::DomainStats { .. }
-            | Command::SetDomainAutostart { .. }
-            | Command::SetDomainMemory { .. }
-            | Command::SetDomainMaxMemory { .. }
-            | Command::SetDomainVcpus { .. }
-            | Command::StartDomain { .. }
-            | Command::ShutdownDomain { .. }
-            | Command::RebootDomain { .. }
-            | Command::ResetDomain { .. }
-            | Command::DestroyDomain { .. }
-            | Command::SuspendDomain { .. }
-            | Command::ResumeDomain { .. }
-            | Command::SaveDomain { .. }
-            | Command::RestoreDomain { .. }
-            | Command::ManagedSave { .. }
-            | Command::ManagedSaveRemove { .. }
-            | Command::DomainConsoleSocket { .. }) => self.domain_command(c),
-            c @ (Command::ListNetworks
-            | Command::LookupNetwork { .. }
-            | Command::DefineNetwork { .. }
-            | Command::CreateNetwork { .. }
-            | Command::UndefineNetwork { .. }
-            | Command::NetworkXml { .. }
-            | Command::NetworkInfo { .. }
-            | Command::StartNetwork { .. }
-            | Command::DestroyNetwork { .. }
-            | Command::SetNetworkAutostart { .. }
-            | Command::UpdateNetwork { .. }
-            | Command::NetworkDhcpLeases { .. }) => self.network_command(c),
-            c @ (Command::ListPools
-            | Command::LookupPool { .. }
-            | Command::DefinePool { .. }
-            | Command::DefinePoolAs(_)
-            | Command::BuildPool { .. }
-            | Command::StartPool { .. }
-            | Command::DestroyPool { .. }
-            | Command::SetPoolAutostart { .. }
-            | Command::RefreshPool { .. }
-            | Command::PoolInfo { .. }
-            | Command::PoolXml { .. }
-            | Command::UndefinePool { .. }
-            | Command::DeletePool { .. }) => self.pool_command(c),
-            c @ (Command::ListVolumes { .. }
-            | Command::LookupVolume { .. }
-            | Command::CreateVolumeAs { .. }
-            | Command::CreateVolumeXml { .. }
-            | Command::CreateVolumeXmlFrom { .. }
-            | Command::CloneVolume { .. }
-            | Command::ResizeVolume { .. }
-            | Command::DeleteVolume { .. }
-            | Command::WipeVolume { .. }
-            | Command::VolumeInfo { .. }
-            | Command::VolumeXml { .. }
-            | Command::VolumePath { .. }) => self.volume_command(c),
+            c => match c.family() {
+                CommandFamily::Domain => self.domain_command(c),
+                CommandFamily::Network => self.network_command(c),
+                CommandFamily::Pool => self.pool_command(c),
+                CommandFamily::Volume => self.volume_command(c),
+                // The host commands are all matched above.
+                CommandFamily::Host => Err(ApiError::Internal(format!(
+                    "host command {c:?} reached the object dispatcher"
+                ))),
+            },
         }
     }
 
