@@ -5,6 +5,7 @@
 mod network_assistant;
 mod network_info;
 mod networks;
+mod object_list;
 mod overview;
 mod pool_contents;
 mod pool_dialog;

@@ -13,6 +13,7 @@ use relm4::prelude::*;
 
 use super::network_assistant::{AssistantOutput, NetworkAssistant};
 use super::network_info::NetworkView;
+use super::object_list::{ObjectListPane, PaneLabels, PaneMessages};
 use super::PageOutput;
 use crate::backend::{self, expect_reply, UiError};
 use crate::format;
@@ -87,13 +88,6 @@ struct Fields {
     ipv6_dhcp: gtk4::Label,
 }
 
-fn tool_button(icon: &str, name: &str) -> gtk4::Button {
-    let button = gtk4::Button::from_icon_name(icon);
-    button.set_tooltip_text(Some(name));
-    button.update_property(&[gtk4::accessible::Property::Label(name)]);
-    button
-}
-
 impl Component for NetworksPage {
     type Init = (Connection, gio::Settings, gtk4::Window);
     type Input = NetworksInput;
@@ -111,43 +105,35 @@ impl Component for NetworksPage {
         root: gtk4::Paned,
         sender: ComponentSender<Self>,
     ) -> ComponentParts<Self> {
-        let list = gtk4::ListBox::new();
-        list.update_property(&[gtk4::accessible::Property::Label(&gettext(
-            "Virtual Networks",
-        ))]);
-        let select_sender = sender.clone();
-        list.connect_row_selected(move |_, _| select_sender.input(NetworksInput::Selected));
-        let scroller = gtk4::ScrolledWindow::builder()
-            .child(&list)
-            .vexpand(true)
-            .min_content_width(200)
-            .hscrollbar_policy(gtk4::PolicyType::Never)
-            .build();
-        let add = tool_button("list-add-symbolic", &gettext("Add Network"));
-        let start = tool_button("media-playback-start-symbolic", &gettext("Start Network"));
-        let stop = tool_button("media-playback-stop-symbolic", &gettext("Stop Network"));
-        let delete = tool_button("user-trash-symbolic", &gettext("Delete Network"));
-        let buttons = gtk4::Box::new(gtk4::Orientation::Horizontal, 4);
-        buttons.set_margin_top(4);
-        buttons.set_margin_bottom(4);
-        buttons.set_margin_start(4);
-        for (button, message) in [
-            (&add, (|| NetworksInput::Add) as fn() -> NetworksInput),
-            (&start, || NetworksInput::Start),
-            (&stop, || NetworksInput::Stop),
-            (&delete, || NetworksInput::Delete),
-        ] {
-            let sender = sender.clone();
-            button.connect_clicked(move |_| sender.input(message()));
-            buttons.append(button);
-        }
-        let left = gtk4::Box::new(gtk4::Orientation::Vertical, 0);
-        left.append(&scroller);
-        left.append(&buttons);
-        root.set_start_child(Some(&left));
-        root.set_shrink_start_child(false);
-        root.set_position(260);
-        root.set_resize_start_child(false);
+        let input = sender.clone();
+        let ObjectListPane {
+            list,
+            start,
+            stop,
+            delete,
+        } = ObjectListPane::attach(
+            &root,
+            PaneLabels {
+                list: &gettext("Virtual Networks"),
+                actions: [
+                    &gettext("Add Network"),
+                    &gettext("Start Network"),
+                    &gettext("Stop Network"),
+                    &gettext("Delete Network"),
+                ],
+            },
+            260,
+            PaneMessages {
+                selected: || NetworksInput::Selected,
+                actions: [
+                    || NetworksInput::Add,
+                    || NetworksInput::Start,
+                    || NetworksInput::Stop,
+                    || NetworksInput::Delete,
+                ],
+            },
+            move |message| input.input(message),
+        );
 
         let mut form = Form::new();
         let name = form.value(&gettext("Name:"));

@@ -14,6 +14,7 @@ use hangar_core::api::{
 };
 use relm4::prelude::*;
 
+use super::object_list::{tool_button, ObjectListPane, PaneLabels, PaneMessages};
 use super::pool_contents::{load_pool, PoolContents};
 use super::{pool_dialog, volume_dialog, PageOutput};
 use crate::backend::{self, expect_reply, UiError};
@@ -103,13 +104,6 @@ pub struct StoragePage {
     delete_volume: gtk4::Button,
 }
 
-fn tool_button(icon: &str, name: &str) -> gtk4::Button {
-    let button = gtk4::Button::from_icon_name(icon);
-    button.set_tooltip_text(Some(name));
-    button.update_property(&[gtk4::accessible::Property::Label(name)]);
-    button
-}
-
 fn cell(text: &str, width: i32, xalign: f32) -> gtk4::Label {
     gtk4::Label::builder()
         .label(text)
@@ -136,41 +130,35 @@ impl Component for StoragePage {
         root: gtk4::Paned,
         sender: ComponentSender<Self>,
     ) -> ComponentParts<Self> {
-        let pool_list = gtk4::ListBox::new();
-        pool_list.update_property(&[gtk4::accessible::Property::Label(&gettext("Storage Pools"))]);
-        let s = sender.clone();
-        pool_list.connect_row_selected(move |_, _| s.input(StorageInput::PoolSelected));
-        let scroller = gtk4::ScrolledWindow::builder()
-            .child(&pool_list)
-            .vexpand(true)
-            .min_content_width(260)
-            .hscrollbar_policy(gtk4::PolicyType::Never)
-            .build();
-        let add = tool_button("list-add-symbolic", &gettext("Add Pool"));
-        let start = tool_button("media-playback-start-symbolic", &gettext("Start Pool"));
-        let stop = tool_button("media-playback-stop-symbolic", &gettext("Stop Pool"));
-        let delete = tool_button("user-trash-symbolic", &gettext("Delete Pool"));
-        let pool_buttons = gtk4::Box::new(gtk4::Orientation::Horizontal, 4);
-        pool_buttons.set_margin_top(4);
-        pool_buttons.set_margin_bottom(4);
-        pool_buttons.set_margin_start(4);
-        for (button, message) in [
-            (&add, (|| StorageInput::AddPool) as fn() -> StorageInput),
-            (&start, || StorageInput::StartPool),
-            (&stop, || StorageInput::StopPool),
-            (&delete, || StorageInput::DeletePool),
-        ] {
-            let sender = sender.clone();
-            button.connect_clicked(move |_| sender.input(message()));
-            pool_buttons.append(button);
-        }
-        let left = gtk4::Box::new(gtk4::Orientation::Vertical, 0);
-        left.append(&scroller);
-        left.append(&pool_buttons);
-        root.set_start_child(Some(&left));
-        root.set_shrink_start_child(false);
-        root.set_position(280);
-        root.set_resize_start_child(false);
+        let input = sender.clone();
+        let ObjectListPane {
+            list: pool_list,
+            start,
+            stop,
+            delete,
+        } = ObjectListPane::attach(
+            &root,
+            PaneLabels {
+                list: &gettext("Storage Pools"),
+                actions: [
+                    &gettext("Add Pool"),
+                    &gettext("Start Pool"),
+                    &gettext("Stop Pool"),
+                    &gettext("Delete Pool"),
+                ],
+            },
+            280,
+            PaneMessages {
+                selected: || StorageInput::PoolSelected,
+                actions: [
+                    || StorageInput::AddPool,
+                    || StorageInput::StartPool,
+                    || StorageInput::StopPool,
+                    || StorageInput::DeletePool,
+                ],
+            },
+            move |message| input.input(message),
+        );
 
         let mut form = Form::new();
         let name = form.value(&gettext("Name:"));
