@@ -1,7 +1,9 @@
 //! Domain commands: definitions (`define`, `edit`, `setmem`, ...), the list
 //! and info, and life-cycle commands passed through to the driver.
 
-use super::{call, done, exclusive, fail, print_xml, read_file, text, Target};
+use super::{
+    call, done, exclusive, fail, print_xml, read_file, set_autostart, text, AutostartWords, Target,
+};
 use crate::api::{ApiError, Command, Connection, DomainInfo, DomainState, Reply, Scope};
 use crate::cli::args::Args;
 use crate::cli::edit::{self, EditOutcome, Editable};
@@ -316,25 +318,16 @@ fn edit(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
 fn autostart(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
     let name = a.req("domain")?;
     let enabled = !a.flag("disable");
-    let op = if enabled {
-        format!("Failed to mark domain '{name}' as autostarted")
-    } else {
-        format!("Failed to unmark domain '{name}' as autostarted")
+    let command = Command::SetDomainAutostart {
+        domain: name.to_string(),
+        enabled,
     };
-    done(
-        c,
-        Command::SetDomainAutostart {
-            domain: name.to_string(),
-            enabled,
-        },
-    )
-    .map_err(|e| fail(e, Target::Domain(name), Some(op)))?;
-    if enabled {
-        s.print_extra(&format!("Domain '{name}' marked as autostarted\n"));
-    } else {
-        s.print_extra(&format!("Domain '{name}' unmarked as autostarted\n"));
-    }
-    Ok(())
+    let words = AutostartWords {
+        failed: "Failed",
+        subject: format!("domain '{name}'"),
+        subject_capitalised: format!("Domain '{name}'"),
+    };
+    set_autostart(s, c, command, enabled, Target::Domain(name), words)
 }
 
 /// `--config` / `--live` / `--current` as an API scope.

@@ -145,6 +145,40 @@ pub(super) fn call(conn: &Connection, command: Command) -> Result<Reply, ApiErro
 }
 
 /// Sends a command that answers [`Reply::Done`].
+/// How virsh words one object kind's autostart messages: domains quote the
+/// name and capitalise "Failed"; networks and pools do neither.
+pub(super) struct AutostartWords {
+    /// "Failed" or "failed", as virsh's error line starts.
+    pub failed: &'static str,
+    /// The object as the error line names it, e.g. `domain 'x'`.
+    pub subject: String,
+    /// The object as the success line names it, e.g. `Domain 'x'`.
+    pub subject_capitalised: String,
+}
+
+/// `autostart`, `net-autostart` and `pool-autostart`: sends `command` and
+/// prints virsh's "marked/unmarked as autostarted" line.
+pub(super) fn set_autostart(
+    s: &mut Session,
+    c: &Connection,
+    command: Command,
+    enabled: bool,
+    target: Target<'_>,
+    words: AutostartWords,
+) -> Result<(), CliError> {
+    let verb = if enabled { "mark" } else { "unmark" };
+    let op = format!(
+        "{} to {verb} {} as autostarted",
+        words.failed, words.subject
+    );
+    done(c, command).map_err(|e| fail(e, target, Some(op)))?;
+    s.print_extra(&format!(
+        "{} {verb}ed as autostarted\n",
+        words.subject_capitalised
+    ));
+    Ok(())
+}
+
 pub(super) fn done(conn: &Connection, command: Command) -> Result<(), ApiError> {
     match call(conn, command)? {
         Reply::Done => Ok(()),

@@ -1,6 +1,9 @@
 //! `net-*` commands.
 
-use super::{by_name, call, done, exclusive, fail, print_xml, read_file, text, Target};
+use super::{
+    by_name, call, done, exclusive, fail, print_xml, read_file, set_autostart, text,
+    AutostartWords, Target,
+};
 use crate::api::{ApiError, Command, Connection, NetworkInfo, NetworkUpdateOp, Reply, Scope};
 use crate::cli::args::Args;
 use crate::cli::edit::{self, EditOutcome, Editable};
@@ -185,25 +188,16 @@ pub(super) fn edit(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliE
 pub(super) fn autostart(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
     let name = a.req("network")?;
     let enabled = !a.flag("disable");
-    let op = if enabled {
-        format!("failed to mark network {name} as autostarted")
-    } else {
-        format!("failed to unmark network {name} as autostarted")
+    let command = Command::SetNetworkAutostart {
+        network: name.to_string(),
+        enabled,
     };
-    done(
-        c,
-        Command::SetNetworkAutostart {
-            network: name.to_string(),
-            enabled,
-        },
-    )
-    .map_err(|e| fail(e, Target::Network(name), Some(op)))?;
-    if enabled {
-        s.print_extra(&format!("Network {name} marked as autostarted\n"));
-    } else {
-        s.print_extra(&format!("Network {name} unmarked as autostarted\n"));
-    }
-    Ok(())
+    let words = AutostartWords {
+        failed: "failed",
+        subject: format!("network {name}"),
+        subject_capitalised: format!("Network {name}"),
+    };
+    set_autostart(s, c, command, enabled, Target::Network(name), words)
 }
 
 fn simple(

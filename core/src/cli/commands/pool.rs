@@ -1,6 +1,9 @@
 //! `pool-*` commands.
 
-use super::{by_name, call, done, exclusive, fail, print_xml, read_file, text, Target};
+use super::{
+    by_name, call, done, exclusive, fail, print_xml, read_file, set_autostart, text,
+    AutostartWords, Target,
+};
 use crate::api::{ApiError, Command, Connection, PoolAs, PoolInfo, PoolState, Reply};
 use crate::cli::args::Args;
 use crate::cli::edit::{self, EditOutcome, Editable};
@@ -281,25 +284,16 @@ pub(super) fn delete(s: &mut Session, c: &Connection, a: &Args) -> Result<(), Cl
 pub(super) fn autostart(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
     let name = a.req("pool")?;
     let enabled = !a.flag("disable");
-    let op = if enabled {
-        format!("failed to mark pool {name} as autostarted")
-    } else {
-        format!("failed to unmark pool {name} as autostarted")
+    let command = Command::SetPoolAutostart {
+        pool: name.to_string(),
+        enabled,
     };
-    done(
-        c,
-        Command::SetPoolAutostart {
-            pool: name.to_string(),
-            enabled,
-        },
-    )
-    .map_err(|e| fail(e, Target::Pool(name), Some(op)))?;
-    if enabled {
-        s.print_extra(&format!("Pool {name} marked as autostarted\n"));
-    } else {
-        s.print_extra(&format!("Pool {name} unmarked as autostarted\n"));
-    }
-    Ok(())
+    let words = AutostartWords {
+        failed: "failed",
+        subject: format!("pool {name}"),
+        subject_capitalised: format!("Pool {name}"),
+    };
+    set_autostart(s, c, command, enabled, Target::Pool(name), words)
 }
 
 pub(super) fn info(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
