@@ -36,6 +36,23 @@ pub const HIMEM_START: u64 = 0x10_0000;
 pub const MMIO_GAP_START: u64 = 0xc000_0000;
 /// First address above the 32-bit device window.
 pub const MMIO_GAP_END: u64 = 0x1_0000_0000;
+/// 32-bit window for PCI BARs (virtio-pci devices), inside the MMIO gap.
+pub const PCI_MMIO32_START: u64 = 0xc000_0000;
+/// Size of the 32-bit PCI BAR window.
+pub const PCI_MMIO32_SIZE: u64 = 0x2000_0000;
+/// The guest's linear framebuffer (VESA/simple framebuffer), after the PCI
+/// window; large enough for 2560x1600 at 32 bpp.
+pub const FRAMEBUFFER_START: u64 = 0xe000_0000;
+/// Largest framebuffer the guest can be given.
+pub const FRAMEBUFFER_MAX_SIZE: u64 = 0x0200_0000;
+/// PCI Express enhanced configuration space (ECAM, MCFG table), bus 0..15.
+pub const PCI_ECAM_START: u64 = 0xe800_0000;
+/// Size of the ECAM window (1 MiB per bus).
+pub const PCI_ECAM_SIZE: u64 = 0x0100_0000;
+/// Legacy PCI configuration mechanism #1 ports (CONFIG_ADDRESS, CONFIG_DATA).
+pub const PCI_CONFIG_PORT: u16 = 0xcf8;
+/// IOAPIC pins 16..23 carry PCI INTx lines (pins 0..15 are ISA IRQs).
+pub const PCI_INTX_GSI_BASE: u32 = 16;
 /// IOAPIC registers.
 pub const IOAPIC_START: u64 = 0xfec0_0000;
 /// LAPIC registers.

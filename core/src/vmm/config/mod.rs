@@ -4,6 +4,13 @@ use crate::xml::domain::LifecycleAction;
 use crate::xml::{Domain, XmlError};
 use std::path::PathBuf;
 
+mod devices;
+
+pub use devices::{
+    DeviceConfig, DiskConfig, DiskFormat, DisplayConfig, NetConfig, RngConfig, VncConfig,
+    VncListen, DEFAULT_DISPLAY,
+};
+
 /// What to do when the guest reboots (`<on_reboot>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnReboot {
@@ -19,8 +26,11 @@ pub enum ConfigError {
     /// The domain XML is malformed.
     #[error("invalid domain definition: {0}")]
     Xml(#[from] XmlError),
+    /// The domain has no kernel to boot.
+    #[error("the domain has no <os><kernel>: hangar-vmm boots a kernel directly")]
+    NoKernel,
     /// A required element is missing.
-    #[error("the domain has no {0}: hangar-vmm boots a kernel directly")]
+    #[error("the domain has no {0}")]
     Missing(&'static str),
     /// A value is out of range or unsupported.
     #[error("{what}: {why}")]
@@ -49,6 +59,8 @@ pub struct VmConfig {
     pub cmdline: String,
     /// Reaction to a guest reboot.
     pub on_reboot: OnReboot,
+    /// Disks, NICs, entropy, balloon and display.
+    pub devices: DeviceConfig,
 }
 
 /// Most vCPUs a VM may have (APIC ids fit in 8 bits in the MADT we write).
@@ -84,7 +96,7 @@ impl VmConfig {
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from)
         };
-        let kernel = path(&domain.os.kernel).ok_or(ConfigError::Missing("<os><kernel>"))?;
+        let kernel = path(&domain.os.kernel).ok_or(ConfigError::NoKernel)?;
         let on_reboot = match domain.on_reboot {
             LifecycleAction::Restart => OnReboot::Restart,
             LifecycleAction::Destroy => OnReboot::Destroy,
@@ -113,6 +125,7 @@ impl VmConfig {
                 .trim()
                 .to_string(),
             on_reboot,
+            devices: DeviceConfig::from_domain(domain)?,
         })
     }
 }
@@ -147,7 +160,7 @@ mod tests {
         let nokernel = XML.replace("<kernel>/k</kernel>", "");
         assert!(matches!(
             VmConfig::from_domain_xml(&nokernel),
-            Err(ConfigError::Missing("<os><kernel>"))
+            Err(ConfigError::NoKernel)
         ));
     }
 }
