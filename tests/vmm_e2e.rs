@@ -211,9 +211,17 @@ fn report() -> &'static Report {
             Options::default(),
         )
         .unwrap_or_else(|e| panic!("sandbox: {e}"));
+        // HANGAR_E2E_ONLY=a,b runs only those scenarios (while developing one
+        // device: tests of the others then fail for want of their output).
+        let only = std::env::var("HANGAR_E2E_ONLY").unwrap_or_default();
+        let wanted: Vec<&str> = only.split(',').filter(|s| !s.is_empty()).collect();
+        let all: Vec<Scenario> = scenarios()
+            .into_iter()
+            .filter(|s| wanted.is_empty() || wanted.contains(&s.name.as_str()))
+            .collect();
         let report = sb
             .run(
-                &scenarios(),
+                &all,
                 Duration::from_secs(600),
                 Duration::from_secs(2400),
             )
