@@ -12,6 +12,8 @@
 //! and describes its own state as a serde value; the transport records the
 //! queue positions and registers next to it.
 
+pub mod net;
+
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use virtio_queue::{Queue, QueueT};
