@@ -28,7 +28,14 @@ impl HangarDriver {
         paused: bool,
     ) -> Result<(), ApiError> {
         let vmm = vm_process::vmm_binary()?;
-        vm_process::start(&self.vm_files, name, canonical_xml, &vmm)?;
+        let mut live = crate::xml::parse_root(canonical_xml, "domain")?;
+        self.plug_nics(name, &mut live)?;
+        let started = domain::canonical(&live)
+            .and_then(|xml| vm_process::start(&self.vm_files, name, &xml, &vmm));
+        if let Err(e) = started {
+            super::vm_nics::unplug_nics(&self.vm_files, name);
+            return Err(e);
+        }
         self.lifecycle_event(name, uuid, DomainEvent::Started);
         if paused {
             vm_process::request(&self.vm_files, name, Request::Suspend)?;

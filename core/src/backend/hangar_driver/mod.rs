@@ -13,6 +13,7 @@ mod domains;
 mod network_run;
 mod networks;
 mod pools;
+mod vm_nics;
 mod vm_process;
 mod volumes;
 
@@ -130,6 +131,7 @@ impl HangarDriver {
                 driver.create_default_pool()?;
             }
             driver.adopt_networks();
+            driver.unplug_stopped();
             driver.autostart_once()?;
             // Domains already running are known; only later starts are news.
             driver.active_domains = driver
@@ -300,6 +302,7 @@ impl Driver for HangarDriver {
         }
         self.watch_pool_folders();
         self.watch_networks();
+        self.unplug_stopped();
         let domains = self.watch_domains();
         self.polls = self.polls.wrapping_add(1);
         if self.polls % STATS_EVERY == 0 {

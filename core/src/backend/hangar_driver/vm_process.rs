@@ -30,7 +30,7 @@ const LOG_TAIL: usize = 2000;
 /// The files of running domains, under `<runtime>/domains`.
 #[derive(Debug, Clone)]
 pub struct VmFiles {
-    dir: PathBuf,
+    pub(super) dir: PathBuf,
 }
 
 impl VmFiles {
@@ -67,6 +67,27 @@ impl VmFiles {
 
     fn id(&self, name: &str) -> PathBuf {
         self.file(name, "id")
+    }
+
+    /// The taps made for the domain's NICs (one name a line).
+    pub fn taps(&self, name: &str) -> PathBuf {
+        self.file(name, "taps")
+    }
+
+    /// Names of domains with a tap record (running, or stopped with taps
+    /// still to remove).
+    pub fn names_with_taps(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| {
+                let file = e.file_name().to_string_lossy().into_owned();
+                let name = file.strip_suffix(".taps")?;
+                (!name.starts_with('.')).then(|| name.to_string())
+            })
+            .collect()
     }
 
     /// Names of domains that have a live definition here (running, or
@@ -391,6 +412,7 @@ pub fn destroy(files: &VmFiles, name: &str) -> Result<(), ApiError> {
     let began = Instant::now();
     while began.elapsed() < DESTROY_TIMEOUT {
         if !run_state(files, name).is_active() && pid.is_none_or(|p| !process_alive(p)) {
+            super::vm_nics::unplug_nics(files, name);
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -469,6 +491,9 @@ fn follow(files: &VmFiles, name: &str, uuid: &str, sink: &EventSink) {
     }
     // The stream ended: the VMM is gone. Report how, unless already said.
     let now = run_state(files, name).state;
+    if !now.is_active() {
+        super::vm_nics::unplug_nics(files, name);
+    }
     if last.is_active() {
         emit(if now == DomainState::Crashed {
             DomainEvent::Crashed
