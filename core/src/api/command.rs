@@ -269,6 +269,18 @@ pub enum Command {
         /// Name, UUID or id.
         domain: String,
     },
+    /// `domdisplay`: the running domain's VNC server as a URI
+    /// ([`super::DisplayEndpoint::to_uri`]) → [`super::Reply::Text`].
+    DomainDisplay {
+        /// Name, UUID or id.
+        domain: String,
+    },
+    /// The running domain's serial console, for any driver →
+    /// [`super::Reply::Console`].
+    DomainConsole {
+        /// Name, UUID or id.
+        domain: String,
+    },
 
     // ----- networks -----
     /// `net-list --all` → [`super::Reply::Networks`].
@@ -546,7 +558,9 @@ impl Command {
             | Command::RestoreDomain { .. }
             | Command::ManagedSave { .. }
             | Command::ManagedSaveRemove { .. }
-            | Command::DomainConsoleSocket { .. } => CommandFamily::Domain,
+            | Command::DomainConsoleSocket { .. }
+            | Command::DomainDisplay { .. }
+            | Command::DomainConsole { .. } => CommandFamily::Domain,
             Command::ListNetworks
             | Command::LookupNetwork { .. }
             | Command::DefineNetwork { .. }
@@ -601,6 +615,8 @@ impl Command {
                 | Command::DomainState { .. }
                 | Command::DomainStats { .. }
                 | Command::DomainConsoleSocket { .. }
+                | Command::DomainDisplay { .. }
+                | Command::DomainConsole { .. }
                 | Command::ListNetworks
                 | Command::LookupNetwork { .. }
                 | Command::NetworkXml { .. }

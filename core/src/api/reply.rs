@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::endpoint::ConsoleEndpoint;
 use super::error::ApiError;
 use super::types::{
     DhcpLease, DomainInfo, DomainStateInfo, DomainStats, HostInfo, NetworkInfo, PoolInfo,
@@ -44,6 +45,8 @@ pub enum Reply {
     Volumes(Vec<VolumeInfo>),
     /// One volume.
     Volume(VolumeInfo),
+    /// Where a domain's serial console is reached.
+    Console(ConsoleEndpoint),
 }
 
 impl Reply {
@@ -66,6 +69,7 @@ impl Reply {
             Reply::Pool(_) => "pool",
             Reply::Volumes(_) => "volumes",
             Reply::Volume(_) => "volume",
+            Reply::Console(_) => "console",
         }
     }
 

@@ -4,10 +4,11 @@
 
 use super::vm_process;
 use super::HangarDriver;
+use crate::api::ConsoleEndpoint;
 use crate::api::{
     ApiError, Command, DomainEvent, DomainStats, Event, ObjectKind, Reply, StoreProblem,
 };
-use crate::backend::definition::domain;
+use crate::backend::definition::{display, domain};
 use crate::vmm::control::Request;
 
 impl HangarDriver {
@@ -127,6 +128,16 @@ impl HangarDriver {
                 Ok(Reply::Text(
                     self.vm_files.socket(&name).display().to_string(),
                 ))
+            }
+            Command::DomainConsole { domain } => {
+                let (name, _) = self.running_domain(&domain)?;
+                Ok(Reply::Console(ConsoleEndpoint::Vmm(
+                    self.vm_files.socket(&name).display().to_string(),
+                )))
+            }
+            Command::DomainDisplay { domain } => {
+                let (_, known) = self.running_domain(&domain)?;
+                Ok(Reply::Text(display::vnc_display(&known.xml)?.to_uri()))
             }
             Command::DomainStats { domain } => {
                 let (name, known) = self.running_domain(&domain)?;

@@ -308,6 +308,8 @@ impl HangarDriver {
             | Command::RestoreDomain { .. }
             | Command::DomainStats { .. }
             | Command::DomainConsoleSocket { .. }
+            | Command::DomainConsole { .. }
+            | Command::DomainDisplay { .. }
             | Command::ShutdownDomain { .. }
             | Command::RebootDomain { .. }
             | Command::ResetDomain { .. }

@@ -2,11 +2,12 @@
 
 use super::state::TestDomain;
 use super::{SavedImage, TestDriver};
+use crate::api::ConsoleEndpoint;
 use crate::api::{
     ApiError, Command, DomainEvent, DomainState, DomainStateInfo, DomainStats, Event, LookupKey,
     ObjectEvent, ObjectKind, Reply, Scope,
 };
-use crate::backend::definition::domain;
+use crate::backend::definition::{display, domain};
 use crate::xml::{ids, Element};
 
 /// Which definitions a change touches.
@@ -501,6 +502,24 @@ impl TestDriver {
                 Err(ApiError::unsupported(
                     "the test driver's domains have no serial console",
                 ))
+            }
+            Command::DomainDisplay { domain } => {
+                let i = self.find_domain(&domain)?;
+                self.require_active(i)?;
+                let endpoint = display::vnc_display(self.domains[i].current())?;
+                Ok(Reply::Text(endpoint.to_uri()))
+            }
+            Command::DomainConsole { domain } => {
+                let i = self.find_domain(&domain)?;
+                self.require_active(i)?;
+                // A test host file may point a domain's serial port at a real
+                // socket (a QEMU guest's), which is then its console.
+                match display::serial_socket(self.domains[i].current())? {
+                    Some(path) => Ok(Reply::Console(ConsoleEndpoint::Socket(path))),
+                    None => Err(ApiError::unsupported(
+                        "the test driver's domains have no serial console",
+                    )),
+                }
             }
             other => Err(ApiError::Internal(format!(
                 "not a domain command: {other:?}"
