@@ -262,6 +262,27 @@ pub enum Command {
         /// Name, UUID or id.
         domain: String,
     },
+    /// `attach-device`, `attach-disk`, `attach-interface`: adds a `<disk>`
+    /// or `<interface>` → [`super::Reply::Done`].
+    AttachDevice {
+        /// Name, UUID or id.
+        domain: String,
+        /// The device element.
+        xml: String,
+        /// Where it applies (only the definition: hot-plug is not supported yet).
+        scope: Scope,
+    },
+    /// `detach-device`, `detach-disk`, `detach-interface`: removes the disk
+    /// with the same target, or the interface with the same MAC address →
+    /// [`super::Reply::Done`].
+    DetachDevice {
+        /// Name, UUID or id.
+        domain: String,
+        /// The device element.
+        xml: String,
+        /// Where it applies (only the definition: hot-plug is not supported yet).
+        scope: Scope,
+    },
     /// `console`: the path of the running domain's VMM control socket, on
     /// which the caller sends the VMM's `console` request itself →
     /// [`super::Reply::Text`].
@@ -560,7 +581,9 @@ impl Command {
             | Command::ManagedSaveRemove { .. }
             | Command::DomainConsoleSocket { .. }
             | Command::DomainDisplay { .. }
-            | Command::DomainConsole { .. } => CommandFamily::Domain,
+            | Command::DomainConsole { .. }
+            | Command::AttachDevice { .. }
+            | Command::DetachDevice { .. } => CommandFamily::Domain,
             Command::ListNetworks
             | Command::LookupNetwork { .. }
             | Command::DefineNetwork { .. }

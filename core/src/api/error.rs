@@ -102,6 +102,9 @@ pub enum ApiError {
     /// The object is not in a state where the operation makes sense.
     #[error("Requested operation is not valid: {0}")]
     OperationInvalid(String),
+    /// A device named by a change is not in the definition.
+    #[error("device not found: {0}")]
+    DeviceMissing(String),
     /// The driver cannot do this (yet).
     #[error("Operation not supported: {0}")]
     Unsupported(String),

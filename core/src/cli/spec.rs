@@ -144,12 +144,51 @@ const POOL_OPTIONAL: OptSpec = opt("pool", "pool name or uuid");
 const CONFIG: OptSpec = flag("config", "affect next boot");
 const LIVE: OptSpec = flag("live", "affect running domain");
 const CURRENT: OptSpec = flag("current", "affect current domain");
+const PERSISTENT: OptSpec = flag("persistent", "make live change persistent");
 
 use Group::*;
 
 /// Every command `hangarctl` knows, in `help` order within each group.
 pub const COMMANDS: &[CommandSpec] = &[
     // Domain management.
+    cmd("attach-device", Domain, "attach device from an XML file", "Attach device from an XML <file>.", &[
+        DOMAIN,
+        req("file", "XML file"),
+        PERSISTENT,
+        CONFIG,
+        LIVE,
+        CURRENT,
+    ]),
+    cmd("attach-disk", Domain, "attach disk device", "Attach new disk device.", &[
+        DOMAIN,
+        req("source", "source of disk device or name of network disk"),
+        req("target", "target of disk device"),
+        opt("targetbus", "target bus of disk device"),
+        opt("driver", "driver of disk device"),
+        opt("subdriver", "subdriver of disk device"),
+        opt("type", "target device type"),
+        opt("mode", "mode of device reading and writing"),
+        opt("sourcetype", "type of source (block|file)"),
+        opt("serial", "serial of disk device"),
+        flag("print-xml", "print XML document rather than attach the disk"),
+        PERSISTENT,
+        CONFIG,
+        LIVE,
+        CURRENT,
+    ]),
+    cmd("attach-interface", Domain, "attach network interface", "Attach new network interface.", &[
+        DOMAIN,
+        req("type", "network interface type"),
+        opt("source", "source of network interface"),
+        opt("target", "target network name"),
+        opt("mac", "MAC address"),
+        opt("model", "model type"),
+        PERSISTENT,
+        CONFIG,
+        LIVE,
+        CURRENT,
+        flag("print-xml", "print XML document rather than attach the interface"),
+    ]),
     cmd("autostart", Domain, "autostart a domain", "Configure a domain to be automatically started at boot.", &[
         DOMAIN,
         flag("disable", "disable autostarting"),
@@ -166,6 +205,32 @@ pub const COMMANDS: &[CommandSpec] = &[
     ]),
     cmd("destroy", Domain, "destroy (stop) a domain", "Forcefully stop a given domain, but leave its resources intact.", &[
         DOMAIN,
+    ]),
+    cmd("detach-device", Domain, "detach device from an XML file", "Detach device from an XML <file>", &[
+        DOMAIN,
+        req("file", "XML file"),
+        PERSISTENT,
+        CONFIG,
+        LIVE,
+        CURRENT,
+    ]),
+    cmd("detach-disk", Domain, "detach disk device", "Detach disk device.", &[
+        DOMAIN,
+        req("target", "target of disk device"),
+        PERSISTENT,
+        CONFIG,
+        LIVE,
+        CURRENT,
+        flag("print-xml", "print XML document rather than detach the disk"),
+    ]),
+    cmd("detach-interface", Domain, "detach network interface", "Detach network interface.", &[
+        DOMAIN,
+        req("type", "network interface type"),
+        opt("mac", "MAC address"),
+        PERSISTENT,
+        CONFIG,
+        LIVE,
+        CURRENT,
     ]),
     cmd("dumpxml", Domain, "domain information in XML", "Output the domain information as an XML dump to stdout.", &[
         DOMAIN,

@@ -4,6 +4,7 @@
 //! capabilities documents built.
 
 pub mod capabilities;
+pub mod devices;
 pub mod display;
 pub mod domain;
 pub mod edit;

@@ -304,6 +304,12 @@ impl HangarDriver {
                 self.domain_name(&domain)?;
                 Ok(Reply::Done)
             }
+            Command::AttachDevice { domain, xml, scope } => {
+                self.change_devices(&domain, &xml, scope, true)
+            }
+            Command::DetachDevice { domain, xml, scope } => {
+                self.change_devices(&domain, &xml, scope, false)
+            }
             c @ (Command::StartDomain { .. }
             | Command::RestoreDomain { .. }
             | Command::DomainStats { .. }

@@ -8,6 +8,7 @@
 //! [`crate::network::runtime`] (root only); domains run as detached
 //! `hangar-vmm` processes ([`vm_process`]).
 
+mod devices;
 mod domain_run;
 mod domains;
 mod network_run;

@@ -11,14 +11,14 @@ use crate::backend::definition::{display, domain};
 use crate::xml::{ids, Element};
 
 /// Which definitions a change touches.
-struct Targets {
-    live: bool,
-    config: bool,
+pub(super) struct Targets {
+    pub live: bool,
+    pub config: bool,
 }
 
 impl TestDriver {
     /// Finds a domain by id, UUID or name, as virsh looks them up.
-    fn find_domain(&self, key: &str) -> Result<usize, ApiError> {
+    pub(super) fn find_domain(&self, key: &str) -> Result<usize, ApiError> {
         if let Ok(id) = key.parse::<u32>() {
             if let Some(i) = self.domains.iter().position(|d| d.id == Some(id)) {
                 return Ok(i);
@@ -49,7 +49,7 @@ impl TestDriver {
         });
     }
 
-    fn changed(&self, name: &str, event: ObjectEvent) {
+    pub(super) fn changed(&self, name: &str, event: ObjectEvent) {
         self.emit_object(ObjectKind::Domain, name, None, event);
     }
 
@@ -182,7 +182,7 @@ impl TestDriver {
         Ok(Reply::Domain(self.domains[index].info()))
     }
 
-    fn targets(&self, index: usize, scope: Scope) -> Result<Targets, ApiError> {
+    pub(super) fn targets(&self, index: usize, scope: Scope) -> Result<Targets, ApiError> {
         let d = &self.domains[index];
         let active = d.id.is_some();
         let t = if !scope.live && !scope.config {
@@ -520,6 +520,12 @@ impl TestDriver {
                         "the test driver's domains have no serial console",
                     )),
                 }
+            }
+            Command::AttachDevice { domain, xml, scope } => {
+                self.change_devices(&domain, &xml, scope, true)
+            }
+            Command::DetachDevice { domain, xml, scope } => {
+                self.change_devices(&domain, &xml, scope, false)
             }
             other => Err(ApiError::Internal(format!(
                 "not a domain command: {other:?}"

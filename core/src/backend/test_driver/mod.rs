@@ -4,6 +4,7 @@
 //! broadcast as an event, so the GUI and `hangarctl` can be tested on it.
 
 mod default_host;
+mod devices;
 mod domains;
 mod load;
 mod networks;

@@ -1,6 +1,7 @@
 //! The command handlers, one file per kind of object, and what they share:
 //! dispatch, typed calls and virsh's two-line error wording.
 
+mod device;
 mod domain;
 mod host;
 mod network;
@@ -64,6 +65,12 @@ pub fn dispatch(s: &mut Session, spec: &CommandSpec, a: &Args) -> Result<(), Cli
         "vol-dumpxml" => volume::dumpxml(s, c, a),
         "vol-path" => volume::path(s, c, a),
         "vol-wipe" => volume::wipe(s, c, a),
+        "attach-disk" => device::attach_disk(s, c, a),
+        "detach-disk" => device::detach_disk(s, c, a),
+        "attach-interface" => device::attach_interface(s, c, a),
+        "detach-interface" => device::detach_interface(s, c, a),
+        "attach-device" => device::device_file(s, c, a, true),
+        "detach-device" => device::device_file(s, c, a, false),
         "nodeinfo" => host::nodeinfo(s, c),
         "capabilities" => host::capabilities(s, c),
         "hostname" => host::hostname(s, c),
