@@ -387,7 +387,8 @@ pub(super) fn dhcp_leases(s: &mut Session, c: &Connection, a: &Args) -> Result<(
     for l in &leases {
         table.row(&[
             local_time(l.expiry_time),
-            l.mac.clone(),
+            // A DHCPv6 client whose DUID carries no link-layer address.
+            dash(&Some(l.mac.clone())),
             l.protocol.clone(),
             format!("{}/{}", l.ip, l.prefix),
             dash(&l.hostname),

@@ -118,14 +118,20 @@ pub fn stop(pid_file: &Path, conf: &Path) -> Result<(), RuntimeError> {
     Ok(())
 }
 
-/// Reads dnsmasq's lease file: `expiry mac ip hostname client-id` lines for
-/// IPv4 (IPv6 lines, after the `duid` line, carry no MAC and are skipped).
+/// Reads dnsmasq's lease file. IPv4 leases are `expiry mac ip hostname
+/// client-id` lines; after the `duid SERVER-DUID` line come the DHCPv6
+/// leases, `expiry iaid ip hostname client-duid` (`T` before the IAID of a
+/// temporary address). A DHCPv6 lease names no MAC address: it is read from
+/// a client DUID of the link-layer kinds (DUID-LLT, DUID-LL on Ethernet),
+/// which is what Linux clients send, and left empty otherwise.
 pub fn parse_leases(text: &str, net: &Network) -> Vec<DhcpLease> {
     let mut leases = Vec::new();
+    let mut v6_section = false;
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         if f.first() == Some(&"duid") {
-            break;
+            v6_section = true;
+            continue;
         }
         if f.len() < 4 {
             continue;
@@ -133,26 +139,57 @@ pub fn parse_leases(text: &str, net: &Network) -> Vec<DhcpLease> {
         let (Ok(expiry), Ok(ip)) = (f[0].parse::<i64>(), f[2].parse::<IpAddr>()) else {
             continue;
         };
-        let prefix = net
-            .ips
-            .iter()
-            .filter_map(|d| d.prefix_len().map(|p| (d.address, p)))
-            .find(|(a, p)| {
-                a.is_ipv4() == ip.is_ipv4() && mask_address(*a, *p) == mask_address(ip, *p)
-            })
-            .map_or(if ip.is_ipv4() { 24 } else { 64 }, |(_, p)| u32::from(p));
         let optional = |s: Option<&&str>| s.filter(|v| **v != "*").map(|v| v.to_string());
+        let client_id = optional(f.get(4));
+        let mac = if v6_section || ip.is_ipv6() {
+            client_id
+                .as_deref()
+                .and_then(mac_from_duid)
+                .unwrap_or_default()
+        } else {
+            f[1].to_ascii_lowercase()
+        };
         leases.push(DhcpLease {
             expiry_time: expiry,
-            mac: f[1].to_ascii_lowercase(),
+            mac,
             protocol: if ip.is_ipv4() { "ipv4" } else { "ipv6" }.to_string(),
             ip: ip.to_string(),
-            prefix,
+            prefix: lease_prefix(net, ip),
             hostname: optional(f.get(3)),
-            client_id: optional(f.get(4)),
+            client_id,
         });
     }
     leases
+}
+
+/// The prefix length of the network's `<ip>` that holds `ip`.
+fn lease_prefix(net: &Network, ip: IpAddr) -> u32 {
+    net.ips
+        .iter()
+        .filter_map(|d| d.prefix_len().map(|p| (d.address, p)))
+        .find(|(a, p)| a.is_ipv4() == ip.is_ipv4() && mask_address(*a, *p) == mask_address(ip, *p))
+        .map_or(if ip.is_ipv4() { 24 } else { 64 }, |(_, p)| u32::from(p))
+}
+
+/// The Ethernet address inside a DUID-LLT (`00:01`, hardware type, time,
+/// address) or DUID-LL (`00:03`, hardware type, address), as RFC 8415 lays
+/// them out; `None` for other DUIDs.
+fn mac_from_duid(duid: &str) -> Option<String> {
+    let bytes: Vec<u8> = duid
+        .split(':')
+        .map(|b| u8::from_str_radix(b, 16))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let mac = match bytes.as_slice() {
+        [0, 1, 0, 1, _, _, _, _, mac @ ..] | [0, 3, 0, 1, mac @ ..] if mac.len() == 6 => mac,
+        _ => return None,
+    };
+    Some(
+        mac.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":"),
+    )
 }
 
 #[cfg(test)]
@@ -169,11 +206,60 @@ mod tests {
                     duid 00:01:00:01:2c:00:00:00:52:54:00:00:00:01\n\
                     1700000200 1234 fd00::5 g6 00:02\n";
         let leases = parse_leases(text, &net);
-        assert_eq!(leases.len(), 2);
+        assert_eq!(leases.len(), 3);
         assert_eq!(leases[0].mac, "52:54:00:aa:bb:01");
         assert_eq!(leases[0].hostname.as_deref(), Some("guest1"));
         assert_eq!(leases[0].prefix, 24);
         assert_eq!(leases[1].hostname, None);
         assert_eq!(leases[1].client_id, None);
+        // DUID `00:02` (enterprise number) names no MAC address.
+        assert_eq!(leases[2].mac, "");
+        assert_eq!(leases[2].protocol, "ipv6");
+    }
+
+    /// A lease file as dnsmasq 2.89 writes it for a dual-stack network:
+    /// IPv4 leases, the server's DUID, then DHCPv6 leases of a DUID-LLT
+    /// client, a DUID-LL client with a temporary address, and a client
+    /// with an enterprise DUID and no host name.
+    #[test]
+    fn reads_dhcpv6_leases_after_the_server_duid() {
+        let net = Network::parse(
+            "<network><name>n</name><ip address='192.168.122.1' prefix='24'/>\
+             <ip family='ipv6' address='2001:db8:ca2:2::1' prefix='64'/></network>",
+        )
+        .expect("valid");
+        let text = "1763800000 52:54:00:3b:20:11 192.168.122.45 vm1 01:52:54:00:3b:20:11
+duid 00:01:00:01:2e:c4:1a:7f:52:54:00:9a:2c:01
+1763803600 1007305 2001:db8:ca2:2::a5 vm1 00:01:00:01:2e:c4:1b:02:52:54:00:3b:20:11
+1763803600 T55304 2001:db8:ca2:2::1c7 vm2 00:03:00:01:52:54:00:7e:4f:c2
+1763803600 22 2001:db8:ca2:2::3e * 00:02:00:00:ab:11:01:02:03:04
+";
+        let leases = parse_leases(text, &net);
+        assert_eq!(leases.len(), 4);
+        assert_eq!(leases[0].protocol, "ipv4");
+        let v6: Vec<(&str, &str, u32, Option<&str>)> = leases[1..]
+            .iter()
+            .map(|l| {
+                (
+                    l.mac.as_str(),
+                    l.ip.as_str(),
+                    l.prefix,
+                    l.hostname.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            v6,
+            vec![
+                ("52:54:00:3b:20:11", "2001:db8:ca2:2::a5", 64, Some("vm1")),
+                ("52:54:00:7e:4f:c2", "2001:db8:ca2:2::1c7", 64, Some("vm2")),
+                ("", "2001:db8:ca2:2::3e", 64, None),
+            ]
+        );
+        assert!(leases[1..].iter().all(|l| l.protocol == "ipv6"));
+        assert_eq!(
+            leases[1].client_id.as_deref(),
+            Some("00:01:00:01:2e:c4:1b:02:52:54:00:3b:20:11")
+        );
     }
 }
