@@ -20,6 +20,9 @@ use hangar_core::vmm::console::ConsoleHub;
 use hangar_core::vmm::control::{
     read_message, request, ControlServer, Event, Reply, Request, VmState, VmStatus,
 };
+use hangar_core::vmm::display::framebuffer::VideoMode;
+use hangar_core::vmm::display::vnc::VncServer;
+use hangar_core::vmm::display::Display;
 use hangar_core::vmm::status::{process_alive, read_state_file, StatusBoard};
 use hangar_core::vmm::vstate::memory::host_memory_bytes;
 use hangar_core::vmm::{Machine, Outcome, VmConfig};
@@ -153,6 +156,26 @@ fn run(
         None => None,
     };
     let hub = ConsoleHub::new(log);
+    let display = match &config.devices.display {
+        Some(d) => Some(
+            Display::start(VideoMode {
+                width: d.width,
+                height: d.height,
+            })
+            .context("cannot create the display")?,
+        ),
+        None => None,
+    };
+    let vnc = match (
+        &display,
+        config.devices.display.as_ref().and_then(|d| d.vnc.as_ref()),
+    ) {
+        (Some(display), Some(vnc)) => Some(
+            VncServer::start(vnc, Arc::clone(display), config.name.clone())
+                .context("cannot start the VNC server")?,
+        ),
+        _ => None,
+    };
     let status = VmStatus {
         name: config.name.clone(),
         pid: std::process::id(),
@@ -161,10 +184,15 @@ fn run(
         boots: 0,
         vcpus: config.vcpus,
         memory_mib: config.memory_bytes >> 20,
+        vnc: vnc.as_ref().map(|v| v.endpoint().clone()),
     };
     let mut server = ControlServer::bind(socket)?;
     let board = Arc::new(StatusBoard::new(status, state_file.clone()));
     let started = Machine::new(config, Arc::clone(&hub), Arc::clone(&board))
+        .map(|machine| match &display {
+            Some(display) => machine.with_display(Arc::clone(display)),
+            None => machine,
+        })
         .map_err(anyhow::Error::from)
         .and_then(|machine| {
             let handler = machine.handler();
@@ -244,6 +272,9 @@ fn print_status(s: &VmStatus) {
     println!("boots={}", s.boots);
     println!("vcpus={}", s.vcpus);
     println!("memory_mib={}", s.memory_mib);
+    if let Some(vnc) = &s.vnc {
+        println!("vnc={}", vnc.uri());
+    }
 }
 
 fn ctl(socket: &Path, state_file: Option<&Path>, action: Action) -> Result<i32> {

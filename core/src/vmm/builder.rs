@@ -5,7 +5,9 @@
 use super::arch::{self, initrd_address, layout, AcpiConfig, ArchError, BootEntry, BootImage};
 use super::config::VmConfig;
 use super::console::ConsoleHub;
-use super::device_manager::{DeviceError, LegacyDevices};
+use super::device_manager::{DeviceError, I8042Keyboard, LegacyDevices};
+use super::display::framebuffer::LinearFramebufferInfo;
+use super::display::{Display, InputSink};
 use super::vstate::memory::{create_guest_memory, MemoryError};
 use super::vstate::vcpu::VcpuSet;
 use super::vstate::vm::{Vm, VmError};
@@ -107,16 +109,18 @@ impl Instance {
     }
 }
 
-/// Builds and starts boot number `generation` of the machine.
+/// Builds and starts boot number `generation` of the machine, with its
+/// screen on `display` when it has one.
 pub fn build(
     kvm: &Kvm,
     config: &VmConfig,
     hub: &Arc<ConsoleHub>,
     events: &Sender<MachineEvent>,
     generation: u64,
+    display: Option<&Arc<Display>>,
 ) -> Result<Instance, BuildError> {
     let memory = create_guest_memory(config.memory_bytes)?;
-    let vm = Vm::new(kvm, &memory)?;
+    let mut vm = Vm::new(kvm, &memory)?;
     let guest_events = {
         let events = events.clone();
         move |event: GuestEvent| {
@@ -124,6 +128,19 @@ pub fn build(
         }
     };
     let devices = LegacyDevices::create(&vm, hub, Arc::new(guest_events))?;
+    let framebuffer = match display {
+        Some(display) => {
+            let dirty_log = vm.add_framebuffer(display.memory(), layout::FRAMEBUFFER_START)?;
+            let keyboard: Arc<dyn InputSink> = Arc::new(I8042Keyboard(Arc::clone(&devices.i8042)));
+            display.attach(Some(dirty_log), Some(keyboard));
+            Some(LinearFramebufferInfo {
+                base: layout::FRAMEBUFFER_START,
+                size: display.memory().len() as u64,
+                mode: display.mode(),
+            })
+        }
+        None => None,
+    };
 
     // Kernel, initrd, command line, zero page, ACPI.
     let mut kernel = open("kernel", &config.kernel)?;
@@ -165,6 +182,7 @@ pub fn build(
             initrd,
             mem_size: config.memory_bytes,
             rsdp,
+            framebuffer,
         },
     )?;
 

@@ -6,6 +6,7 @@ use super::arch::layout;
 use super::console::{ConsoleHub, ConsoleInput};
 use super::devices::legacy::{AcpiPm, IrqEvent, SerialDevice, I8042};
 use super::devices::{Bus, BusError};
+use super::display::InputSink;
 use super::vstate::vm::{Vm, VmError};
 use super::GuestEvent;
 use std::sync::{Arc, Mutex, Weak};
@@ -23,6 +24,18 @@ pub enum DeviceError {
 
 /// Reports guest-initiated machine events (power-off, reset).
 pub type GuestEventSink = Arc<dyn Fn(GuestEvent) + Send + Sync>;
+
+/// The i8042's keyboard as the display's key input.
+pub struct I8042Keyboard(pub Arc<Mutex<I8042>>);
+
+impl InputSink for I8042Keyboard {
+    fn key(&self, scancode: u16, down: bool) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .key(scancode, down);
+    }
+}
 
 /// The PC legacy devices of one boot and the buses they sit on.
 pub struct LegacyDevices {

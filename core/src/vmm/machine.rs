@@ -6,6 +6,7 @@ use super::builder::{build, BuildError, Instance};
 use super::config::{OnReboot, VmConfig};
 use super::console::ConsoleHub;
 use super::control::{ControlHandler, Event, Request, VmState, VmStatus};
+use super::display::Display;
 use super::status::StatusBoard;
 use super::vstate::vcpu::install_kick_handler;
 use super::{GuestEvent, MachineEvent, VmmError};
@@ -37,6 +38,7 @@ pub struct Machine {
     board: Arc<StatusBoard>,
     events_tx: Sender<MachineEvent>,
     events_rx: Receiver<MachineEvent>,
+    display: Option<Arc<Display>>,
 }
 
 impl Machine {
@@ -63,7 +65,14 @@ impl Machine {
             board,
             events_tx,
             events_rx,
+            display: None,
         })
+    }
+
+    /// Gives the guest `display` as its screen and keyboard (every boot).
+    pub fn with_display(mut self, display: Arc<Display>) -> Self {
+        self.display = Some(display);
+        self
     }
 
     /// The control socket's view of this machine.
@@ -88,6 +97,7 @@ impl Machine {
                 &self.hub,
                 &self.events_tx,
                 generation,
+                self.display.as_ref(),
             ) {
                 Ok(i) => i,
                 Err(e) if generation == 1 => return Err(e),
@@ -96,6 +106,9 @@ impl Machine {
             self.board.set_state(VmState::Running, None);
             let next = self.supervise(&instance, generation);
             instance.stop();
+            if let Some(display) = &self.display {
+                display.detach();
+            }
             match next {
                 Next::Restart => self
                     .board
@@ -106,6 +119,9 @@ impl Machine {
     }
 
     fn finish(&self, outcome: Outcome) -> Outcome {
+        if let Some(display) = &self.display {
+            display.shutdown();
+        }
         match &outcome {
             Outcome::Shutoff(r) => self.board.set_state(VmState::Shutoff, Some(r.clone())),
             Outcome::Crashed(r) => self.board.set_state(VmState::Crashed, Some(r.clone())),

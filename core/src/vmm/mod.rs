@@ -16,6 +16,7 @@ pub mod console;
 pub mod control;
 pub mod device_manager;
 pub mod devices;
+pub mod display;
 pub mod machine;
 pub mod status;
 pub mod vstate;

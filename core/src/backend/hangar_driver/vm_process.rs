@@ -527,6 +527,7 @@ mod tests {
             boots: 1,
             vcpus: 1,
             memory_mib: 64,
+            vnc: None,
         };
         let json = serde_json::to_vec(&status).expect("json");
         std::fs::write(files.state(name), json).expect("state file");

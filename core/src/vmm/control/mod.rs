@@ -88,6 +88,9 @@ pub struct VmStatus {
     pub vcpus: u32,
     /// Guest memory in MiB.
     pub memory_mib: u64,
+    /// Where the VNC server listens, when the VM has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vnc: Option<crate::vmm::display::vnc::VncEndpoint>,
 }
 
 /// The answer to a [`Request`].

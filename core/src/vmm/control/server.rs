@@ -259,6 +259,7 @@ mod tests {
             boots: 1,
             vcpus: 2,
             memory_mib: 256,
+            vnc: None,
         };
         let fake = Arc::new(Fake {
             board: crate::vmm::status::StatusBoard::new(status.clone(), None),

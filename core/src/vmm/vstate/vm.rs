@@ -2,7 +2,11 @@
 //! and interrupt lines for devices.
 
 use crate::vmm::arch::layout;
-use kvm_bindings::{kvm_pit_config, kvm_userspace_memory_region, KVM_PIT_SPEAKER_DUMMY};
+use crate::vmm::display::framebuffer::FramebufferMemory;
+use crate::vmm::display::DirtyLog;
+use kvm_bindings::{
+    kvm_pit_config, kvm_userspace_memory_region, KVM_MEM_LOG_DIRTY_PAGES, KVM_PIT_SPEAKER_DUMMY,
+};
 use kvm_ioctls::{Kvm, VmFd};
 use std::sync::Arc;
 use vm_memory::{GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion};
@@ -34,6 +38,8 @@ fn kvm(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> VmError {
 /// A VM with its memory registered and its interrupt controllers created.
 pub struct Vm {
     fd: Arc<VmFd>,
+    /// Memory slots in use (RAM regions first).
+    slots: u32,
 }
 
 impl Vm {
@@ -66,7 +72,40 @@ impl Vm {
             // holds both and drops the VM's vCPUs and fd first).
             unsafe { fd.set_user_memory_region(mr) }.map_err(kvm("KVM_SET_USER_MEMORY_REGION"))?;
         }
-        Ok(Vm { fd: Arc::new(fd) })
+        Ok(Vm {
+            fd: Arc::new(fd),
+            slots: memory.num_regions() as u32,
+        })
+    }
+
+    /// Maps `framebuffer` at `guest_address` as its own memory slot with
+    /// dirty page logging, and returns the reader of its dirty log.
+    pub fn add_framebuffer(
+        &mut self,
+        framebuffer: &Arc<FramebufferMemory>,
+        guest_address: u64,
+    ) -> Result<DirtyLog, VmError> {
+        let slot = self.slots;
+        let size = framebuffer.len();
+        let mr = kvm_userspace_memory_region {
+            slot,
+            flags: KVM_MEM_LOG_DIRTY_PAGES,
+            guest_phys_addr: guest_address,
+            memory_size: size as u64,
+            userspace_addr: framebuffer.host_address(),
+        };
+        // SAFETY: the mapping belongs to `framebuffer`; the returned reader
+        // holds an Arc on it, and the display that owns it outlives every
+        // boot's VM (the machine drops the VM before the display).
+        unsafe { self.fd.set_user_memory_region(mr) }
+            .map_err(kvm("KVM_SET_USER_MEMORY_REGION (framebuffer)"))?;
+        self.slots += 1;
+        let fd = Arc::clone(&self.fd);
+        let keep = Arc::clone(framebuffer);
+        Ok(Box::new(move || {
+            let _ = &keep;
+            fd.get_dirty_log(slot, size).ok()
+        }))
     }
 
     /// The KVM VM file descriptor.

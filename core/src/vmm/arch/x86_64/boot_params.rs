@@ -4,6 +4,7 @@
 
 use super::layout::*;
 use super::ArchError;
+use crate::vmm::display::framebuffer::{fill_screen_info, LinearFramebufferInfo};
 use linux_loader::bootparam::{boot_e820_entry, boot_params, setup_header};
 use vm_memory::{ByteValued, Bytes, GuestAddress, GuestMemoryMmap};
 
@@ -36,6 +37,8 @@ pub struct BootImage<'a> {
     pub mem_size: u64,
     /// Where the RSDP is, for kernels that read it from the zero page.
     pub rsdp: u64,
+    /// The linear framebuffer, if the VM has a display.
+    pub framebuffer: Option<LinearFramebufferInfo>,
 }
 
 /// Where an initrd of `size` bytes goes: page-aligned, as high as the kernel
@@ -89,6 +92,9 @@ pub fn configure_boot(mem: &GuestMemoryMmap, image: &BootImage) -> Result<(), Ar
         p.hdr.ramdisk_size = size as u32;
     }
     p.acpi_rsdp_addr = image.rsdp;
+    if let Some(fb) = &image.framebuffer {
+        fill_screen_info(&mut p.screen_info, fb);
+    }
     let entries = e820_map(image.mem_size);
     for (slot, (addr, size, kind)) in p.e820_table.iter_mut().zip(entries.iter()) {
         *slot = boot_e820_entry {

@@ -1,7 +1,9 @@
 //! The i8042 keyboard controller, as much as Linux needs: its command set
 //! (configuration byte, self tests, output port), a keyboard that answers
 //! its commands, and the CPU reset line (command 0xFE), which is how the
-//! guest reboots. Key input comes with the graphical console.
+//! guest reboots. Keys from the graphical console arrive as XT scancodes
+//! and reach the guest in set 1 through the controller's translation (what
+//! Linux's atkbd expects), or in set 2 when the guest turned it off.
 
 use crate::vmm::devices::BusDevice;
 use serde::{Deserialize, Serialize};
@@ -9,6 +11,7 @@ use std::collections::VecDeque;
 use vm_superio::Trigger;
 
 use super::IrqEvent;
+use crate::vmm::display::keymap;
 
 const STATUS_OUTPUT_FULL: u8 = 1;
 const STATUS_SYSTEM_FLAG: u8 = 1 << 2;
@@ -36,6 +39,13 @@ const KBD_SELF_TEST_OK: u8 = 0xaa;
 const KBD_GET_ID: u8 = 0xf2;
 const KBD_SET_LEDS: u8 = 0xed;
 const KBD_SET_RATE: u8 = 0xf3;
+const KBD_SCANCODE_SET: u8 = 0xf0;
+const KBD_ENABLE: u8 = 0xf4;
+const KBD_DISABLE: u8 = 0xf5;
+const KBD_SET_DEFAULTS: u8 = 0xf6;
+/// Bytes queued for the guest beyond which new keys are dropped (a guest
+/// that does not read its keyboard must not make the VMM grow).
+const OUTPUT_LIMIT: usize = 256;
 
 /// Saved controller state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +62,9 @@ pub struct I8042State {
     pub pending_command: Option<u8>,
     /// The keyboard command whose parameter comes next.
     pub pending_kbd_command: Option<u8>,
+    /// The keyboard stopped scanning (command 0xF5).
+    #[serde(default)]
+    pub kbd_scanning_off: bool,
 }
 
 /// The controller on ports 0x60 and 0x64.
@@ -62,6 +75,7 @@ pub struct I8042 {
     output: VecDeque<u8>,
     pending_command: Option<u8>,
     pending_kbd_command: Option<u8>,
+    kbd_scanning_off: bool,
     irq: IrqEvent,
     on_reset: Box<dyn Fn() + Send>,
 }
@@ -77,6 +91,7 @@ impl I8042 {
             output: VecDeque::new(),
             pending_command: None,
             pending_kbd_command: None,
+            kbd_scanning_off: false,
             irq,
             on_reset,
         }
@@ -91,6 +106,27 @@ impl I8042 {
             output: self.output.iter().copied().collect(),
             pending_command: self.pending_command,
             pending_kbd_command: self.pending_kbd_command,
+            kbd_scanning_off: self.kbd_scanning_off,
+        }
+    }
+
+    /// A key pressed (`down`) or released on the keyboard, as an XT
+    /// scancode (0xe0xx for extended keys). Dropped while the guest has
+    /// the keyboard disabled or has not read what came before.
+    pub fn key(&mut self, scancode: u16, down: bool) {
+        if self.kbd_scanning_off || self.ctr & CTR_KBD_DISABLE != 0 {
+            return;
+        }
+        let bytes = if self.ctr & CTR_XLATE != 0 {
+            keymap::set1_bytes(scancode, down)
+        } else {
+            keymap::set2_bytes(scancode, down)
+        };
+        if self.output.len() + bytes.len() > OUTPUT_LIMIT {
+            return;
+        }
+        for byte in bytes {
+            self.push(byte);
         }
     }
 
@@ -148,12 +184,17 @@ impl I8042 {
 
     /// A byte sent to the keyboard itself.
     fn keyboard(&mut self, byte: u8) {
-        if self.pending_kbd_command.take().is_some() {
+        if let Some(command) = self.pending_kbd_command.take() {
             self.push(KBD_ACK);
+            // "Get scancode set": we answer set 2, the keyboard's native set.
+            if command == KBD_SCANCODE_SET && byte == 0 {
+                self.push(0x02);
+            }
             return;
         }
         match byte {
             KBD_RESET => {
+                self.kbd_scanning_off = false;
                 self.push(KBD_ACK);
                 self.push(KBD_SELF_TEST_OK);
             }
@@ -162,7 +203,19 @@ impl I8042 {
                 self.push(0xab);
                 self.push(0x83);
             }
-            KBD_SET_LEDS | KBD_SET_RATE => {
+            KBD_ENABLE => {
+                self.kbd_scanning_off = false;
+                self.push(KBD_ACK);
+            }
+            KBD_DISABLE => {
+                self.kbd_scanning_off = true;
+                self.push(KBD_ACK);
+            }
+            KBD_SET_DEFAULTS => {
+                self.kbd_scanning_off = false;
+                self.push(KBD_ACK);
+            }
+            KBD_SET_LEDS | KBD_SET_RATE | KBD_SCANCODE_SET => {
                 self.pending_kbd_command = Some(byte);
                 self.push(KBD_ACK);
             }
@@ -234,6 +287,49 @@ mod tests {
         assert_eq!(b[0], 0x47);
         dev.read(0x64, 0, &mut b);
         assert_eq!(b[0] & STATUS_OUTPUT_FULL, 0);
+    }
+
+    fn drain(dev: &mut I8042) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut b = [0u8];
+        loop {
+            dev.read(0x64, 0, &mut b);
+            if b[0] & STATUS_OUTPUT_FULL == 0 {
+                return out;
+            }
+            dev.read(0x60, 0, &mut b);
+            out.push(b[0]);
+        }
+    }
+
+    #[test]
+    fn keys_arrive_translated_to_set_1_or_raw_in_set_2() {
+        let (mut dev, _) = controller();
+        dev.key(0x1e, true);
+        dev.key(0xe01d, false);
+        assert_eq!(drain(&mut dev), vec![0x1e, 0xe0, 0x9d]);
+        // The guest turns translation off: set 2 bytes.
+        dev.write(0x64, 0, &[CMD_WRITE_CTR]);
+        dev.write(0x60, 0, &[CTR_KBD_INT | CTR_SYSTEM_FLAG]);
+        dev.key(0x1e, false);
+        assert_eq!(drain(&mut dev), vec![0xf0, 0x1c]);
+        // Scanning disabled: keys are dropped.
+        dev.write(0x60, 0, &[KBD_DISABLE]);
+        assert_eq!(drain(&mut dev), vec![KBD_ACK]);
+        dev.key(0x1e, true);
+        assert!(drain(&mut dev).is_empty());
+        dev.write(0x60, 0, &[KBD_ENABLE]);
+        dev.key(0x1e, true);
+        assert_eq!(drain(&mut dev), vec![KBD_ACK, 0x1c]);
+    }
+
+    #[test]
+    fn an_unread_keyboard_does_not_grow_without_bound() {
+        let (mut dev, _) = controller();
+        for _ in 0..10_000 {
+            dev.key(0x1e, true);
+        }
+        assert_eq!(drain(&mut dev).len(), OUTPUT_LIMIT);
     }
 
     #[test]
