@@ -12,6 +12,7 @@
 //! and describes its own state as a serde value; the transport records the
 //! queue positions and registers next to it.
 
+pub mod balloon;
 pub mod block;
 pub mod net;
 
