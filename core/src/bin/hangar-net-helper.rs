@@ -9,6 +9,8 @@
 //! hangar-net-helper stop DIR NAME      stop a network
 //! hangar-net-helper update DIR         apply the changed running network on stdin
 //! hangar-net-helper adopt DIR NAME     restart a running network's dnsmasq if it died
+//! hangar-net-helper tap BRIDGE [MAC]   make a persistent VM tap on BRIDGE, print its name
+//! hangar-net-helper untap NAME...      remove VM taps
 //! ```
 
 use std::io::Read as _;
@@ -57,8 +59,21 @@ fn run() -> Result<()> {
         ["stop", dir, name] => runtime(dir).stop(name)?,
         ["update", dir] => runtime(dir).update_live(&network_from_stdin()?)?,
         ["adopt", dir, name] => runtime(dir).adopt(name)?,
+        ["tap", bridge, mac @ ..] if mac.len() <= 1 => {
+            let guest_mac = match mac.first() {
+                Some(m) => Some(hangar_core::xml::MacAddr::parse(m)?.0),
+                None => None,
+            };
+            // Made inside the namespace, where this runtime has no session.
+            println!(
+                "{}",
+                NetworkRuntime::new("/").plug_vm_tap(bridge, guest_mac)?
+            );
+        }
+        ["untap", names @ ..] => hangar_core::network::runtime::remove_vm_taps(None, names)?,
         _ => bail!(
-            "usage: hangar-net-helper up | start DIR | stop DIR NAME | update DIR | adopt DIR NAME"
+            "usage: hangar-net-helper up | start DIR | stop DIR NAME | update DIR | adopt DIR NAME \
+             | tap BRIDGE [MAC] | untap NAME..."
         ),
     }
     Ok(())

@@ -30,9 +30,9 @@ impl HangarDriver {
     ) -> Result<(), ApiError> {
         let vmm = vm_process::vmm_binary()?;
         let mut live = crate::xml::parse_root(canonical_xml, "domain")?;
-        self.plug_nics(name, &mut live)?;
+        let netns = self.plug_nics(name, &mut live)?;
         let started = domain::canonical(&live)
-            .and_then(|xml| vm_process::start(&self.vm_files, name, &xml, &vmm));
+            .and_then(|xml| vm_process::start(&self.vm_files, name, &xml, &vmm, netns));
         if let Err(e) = started {
             super::vm_nics::unplug_nics(&self.vm_files, name);
             return Err(e);

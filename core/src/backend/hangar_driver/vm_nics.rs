@@ -7,54 +7,56 @@
 //! taps are listed in `domains/NAME.taps` so they are removed when the VM
 //! stops: by the watcher that sees the VMM end, by `destroy`, or, after a
 //! crash nobody watched, by the next connection's poll.
+//!
+//! In `hangar:///session` the networks' bridges live in the user's own
+//! namespace: the taps are made there (by `hangar-net-helper`), the record
+//! starts with `netns DIR`, and the VMM is started inside that namespace
+//! (see [`HangarDriver::plug_nics`]'s result) so it can open them.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use super::vm_process::{self, VmFiles};
 use super::HangarDriver;
 use crate::api::ApiError;
 use crate::backend::definition::edit::child_mut;
 use crate::backend::store::atomic::{remove_durable, write_atomic};
-use crate::backend::DriverUri;
-use crate::network::runtime::{create_tap, remove_tap, TapSpec};
+use crate::network::runtime::remove_vm_taps;
 use crate::xml::tree::Node;
 use crate::xml::{Element, MacAddr};
 
-/// Name template the kernel completes with the lowest free number.
-const TAP_TEMPLATE: &str = "vnet%d";
-
 impl HangarDriver {
     /// Makes the taps of `el`'s bridged NICs and writes their names into
-    /// it. On failure the taps made so far are gone again.
-    pub(super) fn plug_nics(&self, name: &str, el: &mut Element) -> Result<(), ApiError> {
+    /// it. Returns the pid of the session namespace the VMM must run in
+    /// (`None`: the host's). On failure the taps made so far are gone again.
+    pub(super) fn plug_nics(&self, name: &str, el: &mut Element) -> Result<Option<u32>, ApiError> {
         // What an earlier run of this (stopped) domain may have left.
         unplug_nics(&self.vm_files, name);
-        let system = self.host.uri == DriverUri::HangarSystem.canonical();
+        let ns = self.net_runtime.session_namespace();
         let mut made: Vec<String> = Vec::new();
-        let result = self.plug_each(el, system, &mut made);
+        let result = self.plug_each(el, &mut made);
         let recorded = result.and_then(|()| {
             if made.is_empty() {
-                return Ok(());
+                return Ok(None);
             }
+            let mut record = String::new();
+            if let Some(ns) = ns {
+                record.push_str(&format!("netns {}\n", ns.dir().display()));
+            }
+            record.push_str(&(made.join("\n") + "\n"));
             let path = self.vm_files.taps(name);
             std::fs::create_dir_all(&self.vm_files.dir)
-                .and_then(|()| write_atomic(&path, (made.join("\n") + "\n").as_bytes(), 0o600))
-                .map_err(|e| ApiError::io("cannot write file", &path, &e))
+                .and_then(|()| write_atomic(&path, record.as_bytes(), 0o600))
+                .map_err(|e| ApiError::io("cannot write file", &path, &e))?;
+            Ok(ns.and_then(|ns| ns.holder()))
         });
         if recorded.is_err() {
-            for tap in &made {
-                let _ = remove_tap(tap);
-            }
+            let names: Vec<&str> = made.iter().map(String::as_str).collect();
+            let _ = remove_vm_taps(ns.map(|ns| ns.dir()), &names);
         }
         recorded
     }
 
-    fn plug_each(
-        &self,
-        el: &mut Element,
-        system: bool,
-        made: &mut Vec<String>,
-    ) -> Result<(), ApiError> {
+    fn plug_each(&self, el: &mut Element, made: &mut Vec<String>) -> Result<(), ApiError> {
         let Some(devices) = child_mut(el, "devices") else {
             return Ok(());
         };
@@ -77,27 +79,14 @@ impl HangarDriver {
                 _ => continue,
             }
             let bridge = self.net_runtime.interface_bridge(iface)?;
-            if !system {
-                return Err(ApiError::unsupported(
-                    "hangar:///session cannot plug VM NICs into its networks yet; \
-                     run the domain in hangar:///system",
-                ));
-            }
             let guest_mac = iface
                 .child("mac")
                 .and_then(|m| m.attr("address"))
                 .and_then(|a| MacAddr::parse(a).ok())
                 .map(|m| m.0);
-            let tap = create_tap(&TapSpec {
-                name: TAP_TEMPLATE.to_string(),
-                bridge,
-                guest_mac,
-                mtu: None,
-                vnet_hdr: true,
-                persistent: true,
-            })?;
-            made.push(tap.name.clone());
-            set_target_dev(iface, &tap.name);
+            let tap = self.net_runtime.plug_vm_tap(&bridge, guest_mac)?;
+            set_target_dev(iface, &tap);
+            made.push(tap);
         }
         Ok(())
     }
@@ -128,22 +117,20 @@ pub fn unplug_nics(files: &VmFiles, name: &str) {
     let Ok(text) = std::fs::read_to_string(&path) else {
         return;
     };
-    let mut all_gone = true;
-    for tap in text.lines().map(str::trim).filter(|t| valid_tap_name(t)) {
-        if let Err(e) = remove_tap(tap) {
-            eprintln!("warning: domain '{name}': {e}");
-            all_gone = false;
+    let mut ns_dir = None;
+    let mut taps = Vec::new();
+    for line in text.lines().map(str::trim) {
+        match line.strip_prefix("netns ") {
+            Some(dir) => ns_dir = Some(PathBuf::from(dir)),
+            None => taps.push(line),
         }
     }
-    if all_gone {
-        let _ = remove_durable(Path::new(&path));
+    match remove_vm_taps(ns_dir.as_deref(), &taps) {
+        Ok(()) => {
+            let _ = remove_durable(&path);
+        }
+        Err(e) => eprintln!("warning: domain '{name}': {e}"),
     }
-}
-
-/// Only names the driver makes are removed, whatever the file says.
-fn valid_tap_name(name: &str) -> bool {
-    name.strip_prefix("vnet")
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -152,11 +139,12 @@ mod tests {
 
     #[test]
     fn only_our_tap_names_are_removed() {
-        assert!(valid_tap_name("vnet0"));
-        assert!(valid_tap_name("vnet12"));
-        assert!(!valid_tap_name("vnet"));
-        assert!(!valid_tap_name("eth0"));
-        assert!(!valid_tap_name("vnet1 ; x"));
+        use crate::network::runtime::is_vm_tap_name;
+        assert!(is_vm_tap_name("vnet0"));
+        assert!(is_vm_tap_name("vnet12"));
+        assert!(!is_vm_tap_name("vnet"));
+        assert!(!is_vm_tap_name("eth0"));
+        assert!(!is_vm_tap_name("vnet1 ; x"));
     }
 
     #[test]

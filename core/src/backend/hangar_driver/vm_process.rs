@@ -245,22 +245,35 @@ fn allocate_id(files: &VmFiles) -> Result<u32, ApiError> {
 }
 
 /// Starts `hangar-vmm` for domain `name` with the canonical definition
-/// `xml` and waits until its VM runs. On failure nothing is left running
-/// and the error quotes the VMM's message.
-pub fn start(files: &VmFiles, name: &str, xml: &str, vmm: &Path) -> Result<u32, ApiError> {
+/// `xml` and waits until its VM runs; with `netns`, inside the user and
+/// network namespace of that holder pid (session networks' taps live
+/// there). On failure nothing is left running and the error quotes the
+/// VMM's message.
+pub fn start(
+    files: &VmFiles,
+    name: &str,
+    xml: &str,
+    vmm: &Path,
+    netns: Option<u32>,
+) -> Result<u32, ApiError> {
     std::fs::create_dir_all(&files.dir).map_err(io_err("cannot create directory", &files.dir))?;
     clear_leftovers(files, name)?;
     let xml_path = files.xml(name);
     write_atomic(&xml_path, xml.as_bytes(), 0o600)
         .map_err(io_err("cannot write file", &xml_path))?;
-    let result = spawn_and_wait(files, name, vmm);
+    let result = spawn_and_wait(files, name, vmm, netns);
     if result.is_err() {
         let _ = clear_leftovers(files, name);
     }
     result
 }
 
-fn spawn_and_wait(files: &VmFiles, name: &str, vmm: &Path) -> Result<u32, ApiError> {
+fn spawn_and_wait(
+    files: &VmFiles,
+    name: &str,
+    vmm: &Path,
+    netns: Option<u32>,
+) -> Result<u32, ApiError> {
     let log_path = files.log(name);
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -271,7 +284,19 @@ fn spawn_and_wait(files: &VmFiles, name: &str, vmm: &Path) -> Result<u32, ApiErr
     let log_err = log
         .try_clone()
         .map_err(io_err("cannot open file", &log_path))?;
-    let mut command = std::process::Command::new(vmm);
+    // nsenter execs the VMM in place (no fork: no pid namespace is
+    // entered), so the pid we wait for is the VMM's; keeping our
+    // credentials makes us the namespace's root (mapped to the user).
+    let mut command = match netns {
+        Some(pid) => {
+            let mut c = std::process::Command::new("nsenter");
+            c.arg(format!("--target={pid}"))
+                .args(["--user", "--net", "--preserve-credentials", "--"])
+                .arg(vmm);
+            c
+        }
+        None => std::process::Command::new(vmm),
+    };
     command
         .arg("run")
         .arg("--domain")

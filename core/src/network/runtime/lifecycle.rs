@@ -506,6 +506,11 @@ impl NetworkRuntime {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// For `hangar:///session`: the user's namespace the networks live in.
+    pub fn session_namespace(&self) -> Option<&SessionNamespace> {
+        self.session.as_ref()
+    }
 }
 
 impl NetworkRuntime {

@@ -26,7 +26,9 @@ use thiserror::Error;
 
 pub use lifecycle::{ActiveNetwork, NetworkRuntime};
 pub use session::SessionNamespace;
-pub use tap::{create_tap, remove_tap, TapDevice, TapSpec};
+pub use tap::{
+    create_tap, is_vm_tap_name, remove_tap, remove_vm_taps, TapDevice, TapSpec, VM_TAP_TEMPLATE,
+};
 
 use super::NetworkError;
 

@@ -59,6 +59,11 @@ impl SessionNamespace {
         SessionNamespace { dir: dir.into() }
     }
 
+    /// The folder recording the namespace (`<runtime>/netns`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn holder_file(&self) -> PathBuf {
         self.dir.join("holder.pid")
     }

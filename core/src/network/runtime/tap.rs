@@ -140,3 +140,78 @@ pub fn remove_tap(name: &str) -> Result<(), RuntimeError> {
         Err(e) => Err(RuntimeError::io(format!("cannot remove tap '{name}'"), &e)),
     }
 }
+
+/// Name template of VM taps; the kernel completes it with the lowest free number.
+pub const VM_TAP_TEMPLATE: &str = "vnet%d";
+
+/// Whether `name` is a VM tap name this module makes (`vnetN`): only
+/// those are ever removed on a record's word.
+pub fn is_vm_tap_name(name: &str) -> bool {
+    name.strip_prefix("vnet")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+impl super::NetworkRuntime {
+    /// Makes a persistent VM tap `vnetN` on `bridge` (in the user's
+    /// namespace for `hangar:///session`) and returns its name.
+    pub fn plug_vm_tap(
+        &self,
+        bridge: &str,
+        guest_mac: Option<[u8; 6]>,
+    ) -> Result<String, RuntimeError> {
+        match self.session_namespace() {
+            None => {
+                let tap = create_tap(&TapSpec {
+                    name: VM_TAP_TEMPLATE.to_string(),
+                    bridge: bridge.to_string(),
+                    guest_mac,
+                    mtu: None,
+                    vnet_hdr: true,
+                    persistent: true,
+                })?;
+                Ok(tap.name)
+            }
+            Some(ns) => {
+                let pid = ns.holder().ok_or_else(|| {
+                    RuntimeError::State("the session's network namespace is not running".into())
+                })?;
+                let mac = guest_mac.map(|m| crate::xml::MacAddr(m).to_string());
+                let mut args = vec!["tap", bridge];
+                args.extend(mac.as_deref());
+                let name = ns.helper(pid, &args, None)?.trim().to_string();
+                if !is_vm_tap_name(&name) {
+                    return Err(RuntimeError::State(format!(
+                        "hangar-net-helper made an unexpected tap '{name}'"
+                    )));
+                }
+                Ok(name)
+            }
+        }
+    }
+}
+
+/// Removes VM taps by name, in the session namespace recorded in `ns_dir`
+/// when given (nothing to do when that namespace has ended: its taps went
+/// with it). Names other than `vnetN` are ignored.
+pub fn remove_vm_taps(
+    ns_dir: Option<&std::path::Path>,
+    names: &[&str],
+) -> Result<(), RuntimeError> {
+    let names: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| is_vm_tap_name(n))
+        .collect();
+    match ns_dir {
+        None => names.iter().try_for_each(|n| remove_tap(n)),
+        Some(dir) => {
+            let ns = super::SessionNamespace::new(dir);
+            let Some(pid) = ns.holder() else {
+                return Ok(());
+            };
+            let mut args = vec!["untap"];
+            args.extend(names.iter().copied());
+            ns.helper(pid, &args, None).map(|_| ())
+        }
+    }
+}
