@@ -302,6 +302,10 @@ fn ctl(socket: &Path, state_file: Option<&Path>, action: Action) -> Result<i32> 
             Ok(0)
         }
         Reply::Error(e) => Err(anyhow!(e)),
+        Reply::Memory(report) => {
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(0)
+        }
         Reply::Ok => match action {
             Action::Console => console(stream),
             Action::Events => {

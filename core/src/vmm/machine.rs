@@ -199,9 +199,11 @@ impl Machine {
                             self.board.set_state(VmState::Running, None);
                             (Ok(()), None)
                         }
-                        Request::Status | Request::Console | Request::Events => {
-                            (Err("not a lifecycle request".into()), None)
-                        }
+                        Request::Status
+                        | Request::Console
+                        | Request::Events
+                        | Request::SetMemory { .. }
+                        | Request::MemoryStats => (Err("not a lifecycle request".into()), None),
                     };
                     let _ = reply.send(result);
                     if let Some(next) = next {

@@ -422,7 +422,7 @@ pub fn cpu_time_ns(pid: u32) -> u64 {
 /// Sends a lifecycle request to a running domain's VMM.
 pub fn request(files: &VmFiles, name: &str, req: Request) -> Result<(), ApiError> {
     match control::request(&files.socket(name), req) {
-        Ok((Reply::Ok, _)) | Ok((Reply::Status(_), _)) => Ok(()),
+        Ok((Reply::Ok, _)) | Ok((Reply::Status(_), _)) | Ok((Reply::Memory(_), _)) => Ok(()),
         Ok((Reply::Error(message), _)) => Err(ApiError::OperationInvalid(message)),
         Err(e) => Err(ApiError::Internal(format!(
             "cannot reach the VMM of domain '{name}': {e}"

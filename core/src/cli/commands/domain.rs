@@ -548,7 +548,7 @@ fn console(s: &mut Session, c: &Connection, a: &Args) -> Result<(), CliError> {
                 d.name
             )))
         }
-        Ok((VmmReply::Status(_), _)) => {
+        Ok((VmmReply::Status(_) | VmmReply::Memory(_), _)) => {
             return Err(CliError::msg(format!(
                 "internal error: cannot open the console of domain '{}'",
                 d.name

@@ -13,6 +13,8 @@ pub use wire::{read_message, write_message, WireError, MAX_MESSAGE};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::vmm::devices::virtio::balloon::{BalloonReport, GuestStats};
+
 /// One request to the VMM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -35,6 +37,14 @@ pub enum Request {
     Console,
     /// Subscribe to state changes.
     Events,
+    /// Ask the guest, through its virtio balloon, to keep this much memory.
+    SetMemory {
+        /// Memory the guest should keep, KiB.
+        kib: u64,
+    },
+    /// The balloon's size and the guest's memory statistics
+    /// (answered with [`Reply::Memory`]).
+    MemoryStats,
 }
 
 /// The state of the VM.
@@ -103,6 +113,8 @@ pub enum Reply {
     Status(VmStatus),
     /// The request failed.
     Error(String),
+    /// The balloon's size and the guest's memory statistics.
+    Memory(BalloonReport),
 }
 
 /// Something that happened to the VM.

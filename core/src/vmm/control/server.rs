@@ -2,12 +2,14 @@
 
 use super::{read_message, write_message, Event, Reply, Request, VmStatus};
 use crate::vmm::console::ConsoleHub;
+use crate::vmm::devices::virtio::balloon::BalloonControl;
 use std::io::{Read, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What the server needs from the machine.
 pub trait ControlHandler: Send + Sync + 'static {
@@ -20,7 +22,17 @@ pub trait ControlHandler: Send + Sync + 'static {
     fn console(&self) -> Arc<ConsoleHub>;
     /// A stream of state changes from now on.
     fn subscribe(&self) -> Receiver<Event>;
+    /// The virtio balloon, when the VM has one.
+    fn balloon(&self) -> Option<BalloonControl> {
+        None
+    }
 }
+
+/// Why a balloon request cannot be served.
+const NO_BALLOON: &str = "the VM has no virtio balloon; add <memballoon model='virtio'/> \
+to its definition and start it again";
+/// How long `memory-stats` waits for the guest's fresh figures.
+const STATS_WAIT: Duration = Duration::from_secs(1);
 
 /// Errors creating the socket.
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +150,23 @@ fn serve_client(mut stream: UnixStream, handler: Arc<dyn ControlHandler>) {
                 }
             }
         }
+        Request::SetMemory { kib } => {
+            let reply = match handler.balloon() {
+                Some(balloon) => match balloon.set_guest_memory(kib) {
+                    Ok(()) => Reply::Ok,
+                    Err(e) => Reply::Error(e.to_string()),
+                },
+                None => Reply::Error(NO_BALLOON.into()),
+            };
+            let _ = write_message(&mut stream, &reply);
+        }
+        Request::MemoryStats => {
+            let reply = match handler.balloon() {
+                Some(balloon) => Reply::Memory(balloon.report(STATS_WAIT)),
+                None => Reply::Error(NO_BALLOON.into()),
+            };
+            let _ = write_message(&mut stream, &reply);
+        }
         other => {
             let reply = match handler.command(other) {
                 Ok(()) => Reply::Ok,
@@ -217,6 +246,7 @@ mod tests {
         board: crate::vmm::status::StatusBoard,
         hub: Arc<ConsoleHub>,
         commands: std::sync::Mutex<Vec<Request>>,
+        balloon: Option<BalloonControl>,
     }
 
     impl ControlHandler for Fake {
@@ -235,6 +265,9 @@ mod tests {
         }
         fn subscribe(&self) -> Receiver<Event> {
             self.board.subscribe()
+        }
+        fn balloon(&self) -> Option<BalloonControl> {
+            self.balloon.clone()
         }
     }
 
@@ -265,6 +298,7 @@ mod tests {
             board: crate::vmm::status::StatusBoard::new(status.clone(), None),
             hub: ConsoleHub::new(None),
             commands: std::sync::Mutex::new(Vec::new()),
+            balloon: None,
         });
         let typed = Arc::new(Typed(std::sync::Mutex::new(Vec::new())));
         let input: Arc<dyn crate::vmm::console::ConsoleInput> = typed.clone();
@@ -317,6 +351,54 @@ mod tests {
         assert_eq!(typed.0.lock().expect("lock").as_slice(), b"ls\n");
         drop(server);
         assert!(!path.exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn set_memory_and_memory_stats_reach_the_balloon() {
+        use crate::vmm::control::{request, VmState};
+        use crate::vmm::devices::virtio::balloon::Balloon;
+        let dir = std::env::temp_dir().join(format!("hangar-ctl3-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let status = VmStatus {
+            name: "t".into(),
+            pid: std::process::id(),
+            state: VmState::Running,
+            reason: None,
+            boots: 1,
+            vcpus: 1,
+            memory_mib: 256,
+            vnc: None,
+        };
+        let balloon = Balloon::new(256 << 20, false).expect("balloon");
+        let serve = |name: &str, balloon: Option<BalloonControl>| {
+            let path = dir.join(name);
+            let mut server = ControlServer::bind(&path).expect("bind");
+            let fake = Arc::new(Fake {
+                board: crate::vmm::status::StatusBoard::new(status.clone(), None),
+                hub: ConsoleHub::new(None),
+                commands: std::sync::Mutex::new(Vec::new()),
+                balloon,
+            });
+            server.serve(fake).expect("serve");
+            (server, path)
+        };
+        let (_with, path) = serve("with.sock", Some(balloon.control()));
+        let (reply, _) = request(&path, Request::SetMemory { kib: 128 << 10 }).expect("request");
+        assert_eq!(reply, Reply::Ok);
+        let (reply, _) = request(&path, Request::SetMemory { kib: 1 << 30 }).expect("request");
+        assert!(matches!(reply, Reply::Error(e) if e.contains("262144 KiB")));
+        let (reply, _) = request(&path, Request::MemoryStats).expect("request");
+        match reply {
+            Reply::Memory(report) => {
+                assert_eq!(report.target_kib, 128 << 10);
+                assert_eq!(report.actual_kib, 256 << 10);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let (_without, path) = serve("without.sock", None);
+        let (reply, _) = request(&path, Request::MemoryStats).expect("request");
+        assert!(matches!(reply, Reply::Error(e) if e.contains("memballoon")));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
