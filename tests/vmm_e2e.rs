@@ -7,6 +7,8 @@
 
 #[path = "sandbox/mod.rs"]
 mod sandbox;
+#[path = "e2e/virtio_pci.rs"]
+mod virtio_pci;
 
 use sandbox::{Options, Report, Sandbox, Scenario, ScenarioOutput};
 use std::path::Path;
@@ -15,6 +17,13 @@ use std::time::Duration;
 
 /// The scenarios, all run in the same sandbox boot.
 fn scenarios() -> Vec<Scenario> {
+    let mut all = base_scenarios();
+    all.extend(virtio_pci::scenarios());
+    all
+}
+
+/// The engine's own scenarios (boot, console, lifecycle, bad input).
+fn base_scenarios() -> Vec<Scenario> {
     vec![
         // A 2-vCPU guest with a shell on its console: markers, vCPUs and
         // memory, console both ways with history replay, a socket already in
@@ -220,11 +229,7 @@ fn report() -> &'static Report {
             .filter(|s| wanted.is_empty() || wanted.contains(&s.name.as_str()))
             .collect();
         let report = sb
-            .run(
-                &all,
-                Duration::from_secs(600),
-                Duration::from_secs(2400),
-            )
+            .run(&all, Duration::from_secs(600), Duration::from_secs(2400))
             .unwrap_or_else(|e| panic!("sandbox run: {e}"));
         println!("sandbox run took {:.0} s", report.elapsed.as_secs_f64());
         report

@@ -37,6 +37,14 @@ cp /bin/busybox "$l2/bin/busybox"
 cp "$here/l2-init.sh" "$l2/init"
 chmod 755 "$l2/init"
 cp "$mods/drivers/acpi/button.ko" "$mods/drivers/input/evdev.ko" "$l2/lib/modules/"
+# virtio modules, loaded in dependency order by load_virtio in l2-init.sh,
+# named as /proc/modules names them.
+mkdir -p "$l2/lib/modules/virtio"
+for m in virtio/virtio virtio/virtio_ring virtio/virtio_pci_modern_dev \
+    virtio/virtio_pci_legacy_dev virtio/virtio_pci char/hw_random/virtio-rng; do
+    name=$(basename "$m" | tr - _)
+    cp "$mods/drivers/$m.ko" "$l2/lib/modules/virtio/$name.ko"
+done
 make_cpio "$l2" "$l2_out"
 
 # L1: busybox, /init, KVM, hangar-vmm, the L2 kernel and initramfs.

@@ -20,7 +20,8 @@ count_lines() {
 }
 
 # domain_xml NAME MEMORY_MIB VCPUS MODE [ON_REBOOT]: a domain definition
-# booting the L2 guest in the given hangar_mode, with $EXTRA_CMDLINE.
+# booting the L2 guest in the given hangar_mode, with $EXTRA_CMDLINE and
+# the <devices> children in $EXTRA_DEVICES.
 # pci=noearly: on an AMD vCPU the kernel scans all 65536 PCI functions twice
 # for an AGP aperture, two port exits each; nested under TCG that is ~20 s.
 domain_xml() {
@@ -36,6 +37,7 @@ domain_xml() {
     <cmdline>console=ttyS0 quiet panic=-1 pci=noearly hangar_mode=$4 ${EXTRA_CMDLINE:-}</cmdline>
   </os>
   <on_reboot>${5:-restart}</on_reboot>
+  <devices>${EXTRA_DEVICES:-}</devices>
 </domain>
 XML
 }
@@ -74,6 +76,18 @@ ctl() {
     _vm=$1
     shift
     "$HV" ctl --socket "$WORK/$_vm.sock" "$@"
+}
+
+# guest_run NAME SECONDS COMMANDS: types COMMANDS (one line of shell) into
+# the shell on NAME's serial console (mode "shell", after HANGAR-L2-READY)
+# and waits up to SECONDS for them to finish. Their output lands in the
+# serial log $WORK/NAME.log.
+guest_run() {
+    _gr_n=$(( ${_gr_n:-0} + 1 ))
+    # The typed line echoes back; only the executed echo prints the marker.
+    (sleep 1; printf '%s; echo HANGAR-L2-RAN-$((%s+0))-END\n' "$3" "$_gr_n"; sleep 1) |
+        "$HV" ctl --socket "$WORK/$1.sock" console >/dev/null 2>&1
+    wait_for "$WORK/$1.log" "HANGAR-L2-RAN-$_gr_n-END" "$2"
 }
 
 # show NAME: prints the VM's serial log and hangar-vmm's own output.

@@ -5,6 +5,7 @@
 use super::arch::{self, initrd_address, layout, AcpiConfig, ArchError, BootEntry, BootImage};
 use super::config::VmConfig;
 use super::console::ConsoleHub;
+use super::device_manager::virtio::{devices_from_config, VirtioDevices};
 use super::device_manager::{DeviceError, I8042Keyboard, LegacyDevices};
 use super::display::framebuffer::LinearFramebufferInfo;
 use super::display::{Display, InputSink};
@@ -97,6 +98,8 @@ pub struct Instance {
     pub vcpus: VcpuSet,
     /// The legacy devices (the power button lives there).
     pub devices: LegacyDevices,
+    /// The virtio devices on the PCI bus.
+    pub virtio: VirtioDevices,
     // Declared after the vCPUs so that it is dropped after them.
     _vm: Vm,
     _memory: GuestMemoryMmap,
@@ -106,6 +109,8 @@ impl Instance {
     /// Stops the vCPUs and releases the VM and its memory.
     pub fn stop(self) {
         self.vcpus.stop();
+        // Device workers end before the VM and its memory go away.
+        self.virtio.stop();
     }
 }
 
@@ -127,7 +132,15 @@ pub fn build(
             let _ = events.send(MachineEvent::Guest { generation, event });
         }
     };
-    let devices = LegacyDevices::create(&vm, hub, Arc::new(guest_events))?;
+    let virtio = VirtioDevices::create(
+        &vm,
+        &memory,
+        devices_from_config(&config.devices).map_err(DeviceError::from)?,
+    )
+    .map_err(DeviceError::from)?;
+    let devices = LegacyDevices::create(&vm, hub, Arc::new(guest_events), |io, mmio| {
+        virtio.attach(io, mmio)
+    })?;
     let framebuffer = match display {
         Some(display) => {
             let dirty_log = vm.add_framebuffer(display.memory(), layout::FRAMEBUFFER_START)?;
@@ -224,6 +237,7 @@ pub fn build(
     Ok(Instance {
         vcpus,
         devices,
+        virtio,
         _vm: vm,
         _memory: memory,
     })

@@ -1,6 +1,8 @@
 //! Creates the devices of one boot and places them on the I/O and MMIO
-//! buses with their interrupt lines. Later device families (virtio) get
-//! their own manager next to this one and share the buses.
+//! buses with their interrupt lines. The virtio devices have their own
+//! manager ([`virtio`]) on the PCI bus, which shares these buses.
+
+pub mod virtio;
 
 use super::arch::layout;
 use super::console::{ConsoleHub, ConsoleInput};
@@ -20,6 +22,9 @@ pub enum DeviceError {
     /// Two devices claim the same addresses.
     #[error(transparent)]
     Bus(#[from] BusError),
+    /// The virtio devices.
+    #[error(transparent)]
+    Virtio(#[from] virtio::VirtioSetupError),
 }
 
 /// Reports guest-initiated machine events (power-off, reset).
@@ -41,7 +46,7 @@ impl InputSink for I8042Keyboard {
 pub struct LegacyDevices {
     /// Port I/O bus.
     pub io_bus: Arc<Bus>,
-    /// MMIO bus (empty until virtio devices arrive).
+    /// MMIO bus (the PCI BAR window).
     pub mmio_bus: Arc<Bus>,
     /// COM1.
     pub serial: Arc<Mutex<SerialDevice>>,
@@ -52,11 +57,14 @@ pub struct LegacyDevices {
 }
 
 impl LegacyDevices {
-    /// Creates COM1, the i8042 and the ACPI PM block for `vm`.
+    /// Creates COM1, the i8042 and the ACPI PM block for `vm`; `attach`
+    /// puts other device families (the PCI bus) on the I/O and MMIO buses
+    /// before they are frozen.
     pub fn create(
         vm: &Vm,
         hub: &Arc<ConsoleHub>,
         guest_events: GuestEventSink,
+        attach: impl FnOnce(&mut Bus, &mut Bus) -> Result<(), BusError>,
     ) -> Result<Self, DeviceError> {
         let serial = Arc::new(Mutex::new(SerialDevice::new(
             IrqEvent(vm.irq_eventfd(layout::COM1_IRQ)?),
@@ -82,9 +90,11 @@ impl LegacyDevices {
         io_bus.insert(i8042.clone(), u64::from(layout::I8042_DATA_PORT), 1)?;
         io_bus.insert(i8042.clone(), u64::from(layout::I8042_COMMAND_PORT), 1)?;
         io_bus.insert(pm.clone(), u64::from(AcpiPm::BASE), u64::from(AcpiPm::LEN))?;
+        let mut mmio_bus = Bus::new();
+        attach(&mut io_bus, &mut mmio_bus)?;
         Ok(LegacyDevices {
             io_bus: Arc::new(io_bus),
-            mmio_bus: Arc::new(Bus::new()),
+            mmio_bus: Arc::new(mmio_bus),
             serial,
             pm,
             i8042,

@@ -1,6 +1,7 @@
-//! KVM state wrappers: the VM (memory slots, irqchip, PIT), its vCPUs and
-//! their run loop, and guest memory.
+//! KVM state wrappers: the VM (memory slots, irqchip, PIT, GSI routing), its
+//! vCPUs and their run loop, and guest memory.
 
+pub mod irq_routing;
 pub mod memory;
 pub mod vcpu;
 pub mod vm;

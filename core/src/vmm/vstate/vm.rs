@@ -1,6 +1,7 @@
 //! The KVM VM: memory slots, the in-kernel irqchip (PIC + IOAPIC), the PIT,
 //! and interrupt lines for devices.
 
+use super::irq_routing::GsiRouting;
 use crate::vmm::arch::layout;
 use crate::vmm::display::framebuffer::FramebufferMemory;
 use crate::vmm::display::DirtyLog;
@@ -40,6 +41,7 @@ pub struct Vm {
     fd: Arc<VmFd>,
     /// Memory slots in use (RAM regions first).
     slots: u32,
+    routing: Arc<GsiRouting>,
 }
 
 impl Vm {
@@ -72,9 +74,12 @@ impl Vm {
             // holds both and drops the VM's vCPUs and fd first).
             unsafe { fd.set_user_memory_region(mr) }.map_err(kvm("KVM_SET_USER_MEMORY_REGION"))?;
         }
+        let fd = Arc::new(fd);
+        let routing = Arc::new(GsiRouting::new(Arc::clone(&fd)));
         Ok(Vm {
-            fd: Arc::new(fd),
+            fd,
             slots: memory.num_regions() as u32,
+            routing,
         })
     }
 
@@ -111,6 +116,17 @@ impl Vm {
     /// The KVM VM file descriptor.
     pub fn fd(&self) -> &VmFd {
         &self.fd
+    }
+
+    /// The VM fd for devices that register ioeventfds or irqfds while the
+    /// guest runs (virtio-pci when the guest moves a BAR).
+    pub fn shared_fd(&self) -> Arc<VmFd> {
+        Arc::clone(&self.fd)
+    }
+
+    /// The GSI routing table (MSI routes next to the irqchip pins).
+    pub fn routing(&self) -> Arc<GsiRouting> {
+        Arc::clone(&self.routing)
     }
 
     /// An edge-triggered interrupt line: writing to the returned eventfd

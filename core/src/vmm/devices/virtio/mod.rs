@@ -15,6 +15,9 @@
 pub mod balloon;
 pub mod block;
 pub mod net;
+pub mod pci;
+pub mod rng;
+pub mod worker;
 
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

@@ -1,7 +1,12 @@
-//! The little AML our DSDT needs: named objects holding integers and
-//! packages (ACPI 6.5, chapter 20).
+//! The little AML our DSDT needs: named objects holding integers,
+//! packages and buffers, devices and scopes (ACPI 6.5, chapter 20).
 
 const NAME_OP: u8 = 0x08;
+const SCOPE_OP: u8 = 0x10;
+const BUFFER_OP: u8 = 0x11;
+const EXT_OP_PREFIX: u8 = 0x5b;
+const DEVICE_OP: u8 = 0x82;
+const ROOT_CHAR: u8 = 0x5c;
 const PACKAGE_OP: u8 = 0x12;
 const BYTE_PREFIX: u8 = 0x0a;
 const DWORD_PREFIX: u8 = 0x0c;
@@ -69,6 +74,48 @@ pub fn name(name: &str, value: Vec<u8>) -> Vec<u8> {
     out
 }
 
+/// A buffer holding `bytes` (a resource template, for instance).
+pub fn buffer(bytes: &[u8]) -> Vec<u8> {
+    let mut content = integer(bytes.len() as u32);
+    content.extend_from_slice(bytes);
+    let mut out = vec![BUFFER_OP];
+    out.extend(pkg_length(content.len()));
+    out.extend(content);
+    out
+}
+
+/// `Device(name) { body }`.
+pub fn device(name: &str, body: &[Vec<u8>]) -> Vec<u8> {
+    let mut content = name_seg(name).to_vec();
+    body.iter().for_each(|b| content.extend_from_slice(b));
+    let mut out = vec![EXT_OP_PREFIX, DEVICE_OP];
+    out.extend(pkg_length(content.len()));
+    out.extend(content);
+    out
+}
+
+/// `Scope(\name) { body }` for a name segment under the root (`_SB_`).
+pub fn root_scope(name: &str, body: &[Vec<u8>]) -> Vec<u8> {
+    let mut content = vec![ROOT_CHAR];
+    content.extend_from_slice(&name_seg(name));
+    body.iter().for_each(|b| content.extend_from_slice(b));
+    let mut out = vec![SCOPE_OP];
+    out.extend(pkg_length(content.len()));
+    out.extend(content);
+    out
+}
+
+/// `EisaId("PNP0A03")`: a compressed 7-character PnP id as an integer.
+pub fn eisa_id(id: &str) -> Vec<u8> {
+    let b = id.as_bytes();
+    let letter = |i: usize| u16::from(b.get(i).copied().unwrap_or(b'@').wrapping_sub(0x40) & 0x1f);
+    let vendor = (letter(0) << 10) | (letter(1) << 5) | letter(2);
+    let product = u16::from_str_radix(id.get(3..7).unwrap_or("0000"), 16).unwrap_or(0);
+    let [v0, v1] = vendor.to_be_bytes();
+    let [p0, p1] = product.to_be_bytes();
+    integer(u32::from_le_bytes([v0, v1, p0, p1]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +130,25 @@ mod tests {
             s5,
             [0x08, b'_', b'S', b'5', b'_', 0x12, 0x08, 0x04, 0x0a, 0x05, 0x0a, 0x05, 0x00, 0x00]
         );
+    }
+
+    #[test]
+    fn eisa_ids_compress_as_iasl_does() {
+        assert_eq!(eisa_id("PNP0A03"), vec![0x0c, 0x41, 0xd0, 0x0a, 0x03]);
+        assert_eq!(eisa_id("PNP0A08"), vec![0x0c, 0x41, 0xd0, 0x0a, 0x08]);
+    }
+
+    #[test]
+    fn devices_scopes_and_buffers() {
+        let dev = device("PCI0", &[name("_UID", integer(0))]);
+        assert_eq!(&dev[..3], &[0x5b, 0x82, 11]);
+        assert_eq!(&dev[3..7], b"PCI0");
+        let scope = root_scope("_SB", &[dev.clone()]);
+        assert_eq!(
+            &scope[..7],
+            &[0x10, 6 + dev.len() as u8, 0x5c, b'_', b'S', b'B', b'_']
+        );
+        assert_eq!(buffer(&[0x79, 0]), vec![0x11, 5, 0x0a, 2, 0x79, 0]);
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //! The FADT describes a PC with the fixed-feature power button and a PM1
 //! event/control block in I/O space (served by `devices::legacy::AcpiPm`):
 //! pressing the button raises the SCI, and the guest powers off by writing
-//! S5 (declared by `\_S5` in the DSDT) to PM1a control. The MADT lists one
+//! S5 (declared by `\_S5` in the DSDT) to PM1a control. The DSDT also
+//! describes the PCI root bridge (`\_SB.PCI0`, see `pci`). The MADT lists one
 //! local APIC per vCPU, the IOAPIC and the SCI's interrupt override.
 
 mod aml;
+mod pci;
 mod sdt;
 mod tables;
 

@@ -133,9 +133,11 @@ pub fn madt(vcpus: u32) -> Vec<u8> {
     t.finish()
 }
 
-/// The DSDT: the S5 sleep type the guest uses to power off.
+/// The DSDT: the PCI root bridge and the S5 sleep type the guest uses to
+/// power off.
 pub fn dsdt() -> Vec<u8> {
     let mut t = Sdt::new(b"DSDT", 2);
+    t.bytes(&super::pci::root_bridge());
     t.bytes(&aml::name(
         "_S5",
         aml::package(&[
