@@ -23,10 +23,11 @@ tr -d '\r' <"$WORK/vrng.log" >"$WORK/vrng.1"
 echo "FACT vr_pci_rng=$(grep -c '^PCIDEV .* 0x1af4 0x1044 virtio-pci' "$WORK/vrng.1")"
 echo "FACT vr_host_bridge=$(grep -c '^PCIDEV 0000:00:00.0 ' "$WORK/vrng.1")"
 echo "FACT vr_modules=$(sed -n 's/^HANGAR-L2-VIRTIO //p' "$WORK/vrng.1" | head -1)"
-echo "FACT vr_current=$(sed -n 's/^RNGCUR //p' "$WORK/vrng.1" | head -1)"
-echo "FACT vr_available=$(sed -n 's/^RNGAVAIL //p' "$WORK/vrng.1" | head -1)"
-echo "FACT vr_bytes=$(sed -n 's/^RNGBYTES //p' "$WORK/vrng.1" | head -1)"
-echo "FACT vr_distinct=$(sed -n 's/^RNGDISTINCT //p' "$WORK/vrng.1" | head -1)"
+echo "FACT vr_current=$(sed -n 's/^RNGCUR \([a-z]\)/\1/p' "$WORK/vrng.1" | head -1)"
+echo "FACT vr_available=$(sed -n 's/^RNGAVAIL \([a-z]\)/\1/p' "$WORK/vrng.1" | head -1)"
+# Wrapped lines of the typed command echo back too: take numbers only.
+echo "FACT vr_bytes=$(sed -n 's/^RNGBYTES \([0-9]*\)$/\1/p' "$WORK/vrng.1" | head -1)"
+echo "FACT vr_distinct=$(sed -n 's/^RNGDISTINCT \([0-9]*\)$/\1/p' "$WORK/vrng.1" | head -1)"
 echo "FACT vr_msix_lines=$(grep '^IRQLINE' "$WORK/vrng.1" | grep -c 'MSI')"
 grep -e '^IRQLINE' -e '^PCIDEV' "$WORK/vrng.1"
 # A reboot builds the machine again: the device works again and the VMM
@@ -38,7 +39,7 @@ guest_run vrng 90 'rm -f /tmp/r; dd if=/dev/hwrng of=/tmp/r bs=4096 count=1 2>/d
 sleep 1
 threads2=$(ls "/proc/$vmm_pid/task" | wc -l)
 fds2=$(ls "/proc/$vmm_pid/fd" | wc -l)
-echo "FACT vr_after_reboot=$(tr -d '\r' <"$WORK/vrng.log" | sed -n 's/^RNGAGAIN //p' | head -1)"
+echo "FACT vr_after_reboot=$(tr -d '\r' <"$WORK/vrng.log" | sed -n 's/^RNGAGAIN \([0-9]*\)$/\1/p' | head -1)"
 echo "FACT vr_threads=$threads1,$threads2"
 echo "FACT vr_fds=$fds1,$fds2"
 ctl vrng shutdown

@@ -526,3 +526,6 @@ impl Drop for VirtioPciDevice {
         self.stop();
     }
 }
+
+#[cfg(test)]
+mod tests;
