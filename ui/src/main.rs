@@ -9,6 +9,7 @@ mod app;
 mod backend;
 mod cli;
 mod config;
+mod console;
 mod details;
 mod domain;
 mod format;

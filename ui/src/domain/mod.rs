@@ -1,14 +1,15 @@
 //! A virtual machine's window (Open, `--show-domain-editor`,
-//! `--show-domain-console`): its overview, its console's state and its XML.
+//! `--show-domain-console`): its consoles (graphical and serial), its
+//! overview and its XML.
 
 use gettextrs::gettext;
 use gtk4::gio;
 use gtk4::prelude::*;
-use hangar_core::api::{Command, Connection, DomainInfo, Event, ObjectKind};
-use hangar_core::xml::Element;
+use hangar_core::api::{Command, Connection, DomainEvent, DomainInfo, Event, ObjectKind};
 use relm4::prelude::*;
 
 use crate::backend::{self, expect_reply, UiError};
+use crate::console::{ConsoleInit, ConsoleInput, ConsoleOutput, ConsoleView};
 use crate::format;
 use crate::i18n::gettext_f;
 use crate::widgets::{error_dialog, form::Form, xml_view::XmlView};
@@ -39,6 +40,10 @@ pub enum DomainWindowInput {
     ShowPage(DomainPage),
     /// Apply the edited XML.
     ApplyXml(String),
+    /// Start the domain (the console's Run button).
+    Run,
+    /// The console's keyboard grab hint for the title.
+    GrabHint(Option<String>),
 }
 
 /// Backend answers and events.
@@ -50,6 +55,8 @@ pub enum DomainWindowCommand {
     Event(Event),
     /// Applying XML ended.
     Applied(Result<(), UiError>),
+    /// Starting the domain ended.
+    Started(Result<(), UiError>),
 }
 
 /// The window's state.
@@ -58,8 +65,9 @@ pub struct DomainWindow {
     name: String,
     window: gtk4::Window,
     notebook: gtk4::Notebook,
+    title: String,
     fields: [gtk4::Label; 8],
-    console: gtk4::Label,
+    console: Controller<ConsoleView>,
     xml: XmlView,
 }
 
@@ -83,15 +91,21 @@ impl Component for DomainWindow {
         root: gtk4::Window,
         sender: ComponentSender<Self>,
     ) -> ComponentParts<Self> {
-        root.set_title(Some(&gettext_f(
+        let title = gettext_f(
             "{name} on {uri}",
             &[("name", &init.name), ("uri", init.connection.uri())],
-        )));
-        let console = gtk4::Label::builder()
-            .wrap(true)
-            .justify(gtk4::Justification::Center)
-            .vexpand(true)
-            .build();
+        );
+        root.set_title(Some(&title));
+        let console = ConsoleView::builder()
+            .launch(ConsoleInit {
+                connection: init.connection.clone(),
+                name: init.name.clone(),
+                settings: init.settings.clone(),
+            })
+            .forward(sender.input_sender(), |output| match output {
+                ConsoleOutput::Run => DomainWindowInput::Run,
+                ConsoleOutput::GrabHint(hint) => DomainWindowInput::GrabHint(hint),
+            });
         let mut form = Form::new();
         let fields = [
             form.value(&gettext("Name:")),
@@ -114,7 +128,10 @@ impl Component for DomainWindow {
                 xml_for_settings.set_editable(settings.boolean(key));
             });
         let notebook = gtk4::Notebook::new();
-        notebook.append_page(&console, Some(&gtk4::Label::new(Some(&gettext("Console")))));
+        notebook.append_page(
+            console.widget(),
+            Some(&gtk4::Label::new(Some(&gettext("Console")))),
+        );
         notebook.append_page(
             form.grid(),
             Some(&gtk4::Label::new(Some(&gettext("Overview")))),
@@ -138,6 +155,7 @@ impl Component for DomainWindow {
             connection: init.connection,
             name: init.name,
             window: root.clone(),
+            title,
             notebook,
             fields,
             console,
@@ -168,6 +186,30 @@ impl Component for DomainWindow {
                     )
                 });
             }
+            DomainWindowInput::Run => {
+                let conn = self.connection.clone();
+                let domain = self.name.clone();
+                sender.oneshot_command(async move {
+                    DomainWindowCommand::Started(
+                        backend::call(
+                            conn,
+                            Command::StartDomain {
+                                domain,
+                                paused: false,
+                            },
+                        )
+                        .await
+                        .map(drop),
+                    )
+                });
+            }
+            DomainWindowInput::GrabHint(hint) => {
+                let title = match hint {
+                    Some(hint) => format!("{} – {hint}", self.title),
+                    None => self.title.clone(),
+                };
+                self.window.set_title(Some(&title));
+            }
         }
     }
 
@@ -190,6 +232,20 @@ impl Component for DomainWindow {
                 &gettext("Cannot apply the XML"),
                 &error.details(),
             ),
+            DomainWindowCommand::Started(Ok(())) => self.load(&sender),
+            DomainWindowCommand::Started(Err(error)) => error_dialog::show(
+                Some(&self.window),
+                &gettext("Cannot start the virtual machine"),
+                &error.details(),
+            ),
+            DomainWindowCommand::Event(Event::DomainLifecycle {
+                name,
+                event: DomainEvent::Started | DomainEvent::Restored,
+                ..
+            }) if name == self.name => {
+                self.console.emit(ConsoleInput::Restarted);
+                self.load(&sender);
+            }
             DomainWindowCommand::Event(Event::DomainLifecycle { name, .. })
             | DomainWindowCommand::Event(Event::Object {
                 kind: ObjectKind::Domain,
@@ -258,36 +314,7 @@ impl DomainWindow {
             label.set_label(&value);
         }
         self.xml.set_xml(xml);
-        self.console.set_label(&console_text(info, xml));
-    }
-}
-
-/// What the console page says about the guest's display.
-fn console_text(info: &DomainInfo, xml: &str) -> String {
-    if !info.state.is_active() {
-        return gettext("The virtual machine is not running.");
-    }
-    let graphics = Element::parse(xml).ok().and_then(|root| {
-        root.child("devices")
-            .and_then(|d| d.child("graphics"))
-            .cloned()
-    });
-    let Some(graphics) = graphics else {
-        return gettext("The virtual machine has no graphical display.");
-    };
-    let kind = graphics.attr("type").unwrap_or("vnc").to_uppercase();
-    let listen = graphics
-        .attr("listen")
-        .or_else(|| graphics.child("listen").and_then(|l| l.attr("address")))
-        .unwrap_or("127.0.0.1");
-    match graphics.attr("port").filter(|p| *p != "-1") {
-        Some(port) => gettext_f(
-            "{kind} display at {listen}:{port}",
-            &[("kind", &kind), ("listen", listen), ("port", port)],
-        ),
-        None => gettext_f(
-            "{kind} display, port chosen when it starts",
-            &[("kind", &kind)],
-        ),
+        self.console
+            .emit(ConsoleInput::Running(info.state.is_active()));
     }
 }
