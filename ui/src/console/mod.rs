@@ -236,7 +236,15 @@ impl Component for ConsoleView {
                 self.running = true;
                 self.connect_all(&sender);
             }
-            ConsoleInput::Show(kind) => self.kind = kind,
+            ConsoleInput::Show(kind) => {
+                self.kind = kind;
+                self.show();
+                // The console brought up takes the keyboard.
+                match kind {
+                    ConsoleKind::Serial => self.pages.serial.widget().grab_focus(),
+                    ConsoleKind::Graphical => self.pages.display.grab_focus(),
+                };
+            }
             ConsoleInput::Display(event) => self.display_event(event, &sender),
             ConsoleInput::Reconnect => {
                 if self.running {

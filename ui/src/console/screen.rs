@@ -11,7 +11,7 @@ use relm4::prelude::*;
 
 use super::{window_of, ConsoleInput, ConsoleKind, ConsoleView};
 use crate::i18n::gettext_f;
-use crate::widgets::error_dialog;
+use crate::widgets::{self, error_dialog};
 
 /// The console's actions (`console.*`), used by its menus and buttons.
 pub(super) fn actions(sender: &ComponentSender<ConsoleView>) -> gio::SimpleActionGroup {
@@ -130,6 +130,14 @@ impl ConsoleView {
             ],
         );
         dialog.set_modal(true);
+        for (response, label) in [
+            (gtk4::ResponseType::Cancel, gettext("_Cancel")),
+            (gtk4::ResponseType::Accept, gettext("_Save")),
+        ] {
+            if let Some(button) = dialog.widget_for_response(response) {
+                widgets::set_plain_name(&button, &label);
+            }
+        }
         let stamp = glib::DateTime::now_local()
             .and_then(|now| now.format("%Y-%m-%d-%H%M%S"))
             .map(|s| s.to_string())
