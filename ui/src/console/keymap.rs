@@ -112,9 +112,21 @@ mod tests {
     #[test]
     fn send_key_combinations() {
         let f1 = combination("ctrl-alt-f1").expect("F1");
-        assert_eq!(f1[2], Key { keysym: 0xffbe, scancode: 0x3b });
+        assert_eq!(
+            f1[2],
+            Key {
+                keysym: 0xffbe,
+                scancode: 0x3b
+            }
+        );
         let f12 = combination("ctrl-alt-f12").expect("F12");
-        assert_eq!(f12[2], Key { keysym: 0xffc9, scancode: 0x58 });
+        assert_eq!(
+            f12[2],
+            Key {
+                keysym: 0xffc9,
+                scancode: 0x58
+            }
+        );
         assert_eq!(combination("ctrl-alt-delete").map(|k| k.len()), Some(3));
         assert!(combination("ctrl-alt-f13").is_none());
         assert!(combination("bogus").is_none());

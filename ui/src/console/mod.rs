@@ -18,8 +18,8 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
 use gettextrs::gettext;
-use gtk4::prelude::*;
 use gtk4::gio;
+use gtk4::prelude::*;
 use hangar_core::api::{Command, Connection, DisplayEndpoint};
 use relm4::prelude::*;
 
@@ -198,9 +198,8 @@ impl Component for ConsoleView {
         root.connect_realize(move |root| {
             if let Some(window) = root.root().and_downcast::<gtk4::Window>() {
                 let s = s.clone();
-                window.connect_fullscreened_notify(move |_| {
-                    s.input(ConsoleInput::FullscreenChanged)
-                });
+                window
+                    .connect_fullscreened_notify(move |_| s.input(ConsoleInput::FullscreenChanged));
             }
         });
 

@@ -80,8 +80,14 @@ fn toolbar() -> gtk4::Box {
     bar.add_css_class("console-toolbar");
     bar.append(&menu_button(&gettext("_View"), "console-view"));
     bar.append(&menu_button(&gettext("Send _Key"), "console-send-key"));
-    bar.append(&action_button(&gettext("_Screenshot"), "console.screenshot"));
-    bar.append(&action_button(&gettext("_Fullscreen"), "console.fullscreen"));
+    bar.append(&action_button(
+        &gettext("_Screenshot"),
+        "console.screenshot",
+    ));
+    bar.append(&action_button(
+        &gettext("_Fullscreen"),
+        "console.fullscreen",
+    ));
     bar
 }
 
@@ -101,7 +107,10 @@ impl Pages {
         let fullscreen_bar_box = gtk4::Box::new(gtk4::Orientation::Horizontal, 6);
         fullscreen_bar_box.add_css_class("console-fullscreen-bar");
         fullscreen_bar_box.append(&menu_button(&gettext("Send _Key"), "console-send-key"));
-        fullscreen_bar_box.append(&action_button(&gettext("_Screenshot"), "console.screenshot"));
+        fullscreen_bar_box.append(&action_button(
+            &gettext("_Screenshot"),
+            "console.screenshot",
+        ));
         fullscreen_bar_box.append(&action_button(
             &gettext("_Leave Fullscreen"),
             "console.fullscreen",

@@ -162,9 +162,7 @@ impl ConsoleView {
     /// Writes the screen as a PNG at `path`.
     pub(super) fn save_screenshot(&self, root: &gtk4::Box, path: &Path) {
         let result = match self.pages.display.texture() {
-            Some(texture) => texture
-                .save_to_png(path)
-                .map_err(|err| err.to_string()),
+            Some(texture) => texture.save_to_png(path).map_err(|err| err.to_string()),
             None => Err(gettext("The graphical console is not connected.")),
         };
         if let Err(details) = result {

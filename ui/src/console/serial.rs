@@ -69,9 +69,7 @@ impl SerialTerminal {
                 .nth(ACCESSIBLE_TAIL)
                 .map(|(i, _)| i)
                 .unwrap_or(0);
-            terminal.update_property(&[gtk4::accessible::Property::Description(
-                &trimmed[start..],
-            )]);
+            terminal.update_property(&[gtk4::accessible::Property::Description(&trimmed[start..])]);
         });
         serial
     }

@@ -43,8 +43,15 @@ type Handler = Rc<dyn Fn(DisplayEvent)>;
 
 /// 32-bit little-endian xRGB: B, G, R, unused in memory.
 fn local_format() -> Option<gvnc::PixelFormat> {
-    gvnc::PixelFormat::new_with((255, 255, 255), (16, 8, 0), 24, 32, gvnc::ByteOrder::Little, 1)
-        .ok()
+    gvnc::PixelFormat::new_with(
+        (255, 255, 255),
+        (16, 8, 0),
+        24,
+        32,
+        gvnc::ByteOrder::Little,
+        1,
+    )
+    .ok()
 }
 
 mod imp {

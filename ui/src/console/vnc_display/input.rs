@@ -4,9 +4,9 @@
 
 use std::cell::{Cell, RefCell};
 
+use gtk4::glib::translate::IntoGlib;
 use gtk4::prelude::*;
 use gtk4::subclass::prelude::*;
-use gtk4::glib::translate::IntoGlib;
 use gtk4::{gdk, glib};
 
 use super::{DisplayEvent, VncDisplay};
