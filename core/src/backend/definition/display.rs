@@ -2,7 +2,26 @@
 //! definition the way `virsh domdisplay` and `virsh console` find them.
 
 use crate::api::{ApiError, DisplayEndpoint};
+use crate::vmm::display::vnc::VncEndpoint;
 use crate::xml::{Domain, Element};
+
+/// Where a running VMM's VNC server listens (the port it took when the
+/// definition left the choice to it), as clients reach it.
+pub fn vmm_display(endpoint: &VncEndpoint) -> DisplayEndpoint {
+    match endpoint {
+        VncEndpoint::Tcp { address, port } => DisplayEndpoint::Tcp {
+            host: if address.is_unspecified() {
+                "localhost".to_string()
+            } else {
+                address.to_string()
+            },
+            port: *port,
+        },
+        VncEndpoint::Unix { path } => DisplayEndpoint::Unix {
+            path: path.display().to_string(),
+        },
+    }
+}
 
 /// The first VNC server of the definition: its unix socket, or its listen
 /// address and the port in the definition. A port still to be chosen

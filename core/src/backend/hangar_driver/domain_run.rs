@@ -137,7 +137,13 @@ impl HangarDriver {
             }
             Command::DomainDisplay { domain } => {
                 let (_, known) = self.running_domain(&domain)?;
-                Ok(Reply::Text(display::vnc_display(&known.xml)?.to_uri()))
+                // The VMM reports where it listens (an autoport's choice);
+                // a VMM without that report leaves the definition's word.
+                let endpoint = match known.run.status.as_ref().and_then(|s| s.vnc.as_ref()) {
+                    Some(live) => display::vmm_display(live),
+                    None => display::vnc_display(&known.xml)?,
+                };
+                Ok(Reply::Text(endpoint.to_uri()))
             }
             Command::DomainStats { domain } => {
                 let (name, known) = self.running_domain(&domain)?;
