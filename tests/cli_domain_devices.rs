@@ -237,3 +237,39 @@ error: Failed to attach disk\n{refusal}\nerror: Failed to detach interface\n{ref
     let tail = format!("Disk attached successfully\n\n{}", expected(&disk, ""));
     assert!(run.stdout.ends_with(&tail), "{}", run.stdout);
 }
+
+/// `setmem` on a running test domain and `dommemstat` (the test driver has
+/// no guest reporting statistics: `actual` only), and a shut-off domain.
+#[test]
+fn dommemstat_follows_setmem() {
+    let sb = Sandbox::new("dom-memstat");
+    sb.write("kvm1.xml", DOM);
+    let run = sb.shell(
+        &["-c", "test:///default"],
+        "dommemstat test
+setmem test 1G
+dommemstat test
+define kvm1.xml
+dommemstat kvm1
+",
+        &[],
+    );
+    assert_lines(
+        &run.stdout,
+        "actual 2097152
+
+
+actual 1048576
+
+Domain 'kvm1' defined from kvm1.xml
+
+
+",
+    );
+    assert_lines(
+        &run.stderr,
+        "error: Failed to get memory statistics for domain
+error: Requested operation is not valid: domain is not running
+",
+    );
+}

@@ -262,6 +262,12 @@ pub enum Command {
         /// Name, UUID or id.
         domain: String,
     },
+    /// `dommemstat`: the balloon's size and the guest's memory statistics
+    /// → [`super::Reply::MemoryStats`].
+    DomainMemoryStats {
+        /// Name, UUID or id.
+        domain: String,
+    },
     /// `attach-device`, `attach-disk`, `attach-interface`: adds a `<disk>`
     /// or `<interface>` → [`super::Reply::Done`].
     AttachDevice {
@@ -583,7 +589,8 @@ impl Command {
             | Command::DomainDisplay { .. }
             | Command::DomainConsole { .. }
             | Command::AttachDevice { .. }
-            | Command::DetachDevice { .. } => CommandFamily::Domain,
+            | Command::DetachDevice { .. }
+            | Command::DomainMemoryStats { .. } => CommandFamily::Domain,
             Command::ListNetworks
             | Command::LookupNetwork { .. }
             | Command::DefineNetwork { .. }
@@ -640,6 +647,7 @@ impl Command {
                 | Command::DomainConsoleSocket { .. }
                 | Command::DomainDisplay { .. }
                 | Command::DomainConsole { .. }
+                | Command::DomainMemoryStats { .. }
                 | Command::ListNetworks
                 | Command::LookupNetwork { .. }
                 | Command::NetworkXml { .. }

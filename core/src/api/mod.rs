@@ -34,7 +34,7 @@ pub use event::{DomainEvent, Event, ObjectEvent};
 pub use reply::Reply;
 pub use types::{
     DhcpLease, DomainInfo, DomainState, DomainStateInfo, DomainStats, HostInfo, HostStats,
-    NetworkInfo, PoolInfo, PoolState, StoreProblem, VolumeInfo, VolumeKind,
+    MemoryStat, NetworkInfo, PoolInfo, PoolState, StoreProblem, VolumeInfo, VolumeKind,
 };
 
 #[cfg(test)]

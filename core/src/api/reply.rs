@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use super::endpoint::ConsoleEndpoint;
 use super::error::ApiError;
 use super::types::{
-    DhcpLease, DomainInfo, DomainStateInfo, DomainStats, HostInfo, NetworkInfo, PoolInfo,
-    StoreProblem, VolumeInfo,
+    DhcpLease, DomainInfo, DomainStateInfo, DomainStats, HostInfo, MemoryStat, NetworkInfo,
+    PoolInfo, StoreProblem, VolumeInfo,
 };
 
 /// What a command returns when it succeeds.
@@ -31,6 +31,8 @@ pub enum Reply {
     DomainState(DomainStateInfo),
     /// A domain's usage figures.
     DomainStats(DomainStats),
+    /// `dommemstat` lines, in virsh's order.
+    MemoryStats(Vec<MemoryStat>),
     /// All networks.
     Networks(Vec<NetworkInfo>),
     /// One network.
@@ -62,6 +64,7 @@ impl Reply {
             Reply::Domain(_) => "domain",
             Reply::DomainState(_) => "domain-state",
             Reply::DomainStats(_) => "domain-stats",
+            Reply::MemoryStats(_) => "memory-stats",
             Reply::Networks(_) => "networks",
             Reply::Network(_) => "network",
             Reply::Leases(_) => "leases",

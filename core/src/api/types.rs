@@ -137,6 +137,17 @@ pub struct DomainStats {
     pub net_tx_bytes: u64,
 }
 
+/// One line of `dommemstat`: virsh's name (`actual`, `swap_in`, `unused`,
+/// `available`, `usable`, `last_update`, `rss`, ...) and its value (KiB for
+/// memory, counts for faults, seconds since the epoch for `last_update`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryStat {
+    /// virsh's name.
+    pub tag: String,
+    /// The value.
+    pub value: u64,
+}
+
 /// Usage figures of the host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostStats {

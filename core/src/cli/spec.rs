@@ -290,6 +290,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         flag("managed-save", "remove domain managed state file"),
     ]),
     // Domain monitoring.
+    cmd("dommemstat", DomainMonitor, "get memory statistics for a domain", "Get memory statistics for a running domain.", &[DOMAIN]),
     cmd("dominfo", DomainMonitor, "domain information", "Returns basic information about the domain.", &[DOMAIN]),
     cmd("domstate", DomainMonitor, "domain state", "Returns state about a domain.", &[
         DOMAIN,

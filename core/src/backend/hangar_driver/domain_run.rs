@@ -104,7 +104,10 @@ impl HangarDriver {
     }
 
     /// The name of `key` if its VMM runs, else "domain is not running".
-    fn running_domain(&self, key: &str) -> Result<(String, super::domains::Known), ApiError> {
+    pub(super) fn running_domain(
+        &self,
+        key: &str,
+    ) -> Result<(String, super::domains::Known), ApiError> {
         let name = self.domain_name(key)?;
         let known = self.known_domain(&name)?;
         if !known.run.is_active() {

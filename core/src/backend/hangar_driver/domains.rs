@@ -206,7 +206,7 @@ impl HangarDriver {
     }
 
     /// Changes the stored definition of `key`; the live scope needs a running VM.
-    fn edit_domain(
+    pub(super) fn edit_domain(
         &mut self,
         key: &str,
         scope: Scope,
@@ -288,9 +288,8 @@ impl HangarDriver {
                 d.emit(ObjectKind::Domain, &name, None, ObjectEvent::Changed);
                 Ok(Reply::Done)
             }),
-            Command::SetDomainMemory { domain, kib, scope } => {
-                self.edit_domain(&domain, scope, |el| domain::set_memory(el, kib))
-            }
+            Command::SetDomainMemory { domain, kib, scope } => self.set_memory(&domain, kib, scope),
+            Command::DomainMemoryStats { domain } => self.memory_stats(&domain),
             Command::SetDomainMaxMemory { domain, kib, scope } => {
                 self.edit_domain(&domain, scope, |el| domain::set_max_memory(el, kib))
             }

@@ -521,6 +521,7 @@ impl TestDriver {
                     )),
                 }
             }
+            Command::DomainMemoryStats { domain } => self.memory_stats(&domain),
             Command::AttachDevice { domain, xml, scope } => {
                 self.change_devices(&domain, &xml, scope, true)
             }

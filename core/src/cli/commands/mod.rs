@@ -4,6 +4,7 @@
 mod device;
 mod domain;
 mod host;
+mod memory;
 mod network;
 mod pool;
 mod volume;
@@ -65,6 +66,7 @@ pub fn dispatch(s: &mut Session, spec: &CommandSpec, a: &Args) -> Result<(), Cli
         "vol-dumpxml" => volume::dumpxml(s, c, a),
         "vol-path" => volume::path(s, c, a),
         "vol-wipe" => volume::wipe(s, c, a),
+        "dommemstat" => memory::dommemstat(s, c, a),
         "attach-disk" => device::attach_disk(s, c, a),
         "detach-disk" => device::detach_disk(s, c, a),
         "attach-interface" => device::attach_interface(s, c, a),
