@@ -13,7 +13,7 @@ DEBS_TEST = $(DEBS_RUN) xvfb xauth dbus dbus-x11 at-spi2-core python3-pyatspi \
 	busybox-static dnsmasq-base nftables iproute2 passt gvncviewer \
 	imagemagick
 
-.PHONY: run test deps-run deps-test build check-fmt test-data test-ui bench-ui install bench-storage bench-xml bench-vmm
+.PHONY: run test deps-run deps-test build check-fmt test-data test-ui bench-ui install bench-storage bench-xml bench-vmm bench-blk
 
 deps-run:
 	@scripts/ensure-debs $(DEBS_RUN)
@@ -37,6 +37,7 @@ test: deps-test
 	$(MAKE) test-ui
 	$(MAKE) bench-storage
 	$(MAKE) bench-xml
+	$(MAKE) bench-blk
 
 # Installs the app in PREFIX (default /usr/local; DESTDIR for packaging):
 # binaries, desktop entry, metainfo, icon, settings schema and translations.
@@ -82,3 +83,9 @@ bench-xml:
 # KVM sandbox (prints figures; several minutes).
 bench-vmm: deps-test
 	$(CARGO) bench -p hangar-core --bench vmm_boot
+
+# Guest dd read/write throughput on virtio-blk (raw and qcow2) under
+# hangar-vmm and QEMU's virtio-blk-pci on the same images, in the nested KVM
+# sandbox; prints MB/s and ratios (a few minutes; part of make test).
+bench-blk: deps-test
+	$(CARGO) bench -p hangar-core --bench vmm_blk

@@ -59,6 +59,60 @@ grep -qs 0x1af4 /sys/bus/pci/devices/*/vendor && load_virtio
 echo "HANGAR-L2-READY"
 
 case "$mode" in
+disk)
+    # The virtio-blk scenario (tests/e2e/virtio_blk.rs): vda qcow2, vdb raw,
+    # vdc a CD-ROM. First boot: a file system and a file on vda, a pattern
+    # on vdb, reboot. Second boot: read both back, check the CD-ROM.
+    for m in virtio_blk crc16 mbcache jbd2 crc32c_generic ext4; do load_module "$m"; done
+    for d in vda vdb vdc; do
+        q=/sys/block/$d/queue
+        echo "HANGAR-L2-DISK-DEV $d size=$(cat /sys/block/$d/size) ro=$(cat /sys/block/$d/ro)" \
+            "serial=$(cat /sys/block/$d/serial 2>/dev/null) discard=$(cat $q/discard_max_bytes)" \
+            "zeroes=$(cat $q/write_zeroes_max_bytes)"
+    done
+    mkdir -p /mnt
+    if mount -t ext4 /dev/vda /mnt 2>/dev/null; then
+        echo "HANGAR-L2-DISK-READBACK $(md5sum </mnt/hello.txt | cut -d' ' -f1)"
+        umount /mnt
+        echo "HANGAR-L2-RAW-READBACK $(dd if=/dev/vdb bs=1M count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)"
+        echo "HANGAR-L2-CDROM-MD5 $(dd if=/dev/vdc bs=64k iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)"
+        if dd if=/dev/zero of=/dev/vdc bs=512 count=1 oflag=direct 2>/dev/null; then
+            echo "HANGAR-L2-CDROM-WRITE accepted"
+        else
+            echo "HANGAR-L2-CDROM-WRITE refused"
+        fi
+        poweroff -f
+    fi
+    mke2fs /dev/vda >/dev/null 2>&1 || echo "HANGAR-L2-MKE2FS-FAILED"
+    mount -t ext4 /dev/vda /mnt || echo "HANGAR-L2-MOUNT-FAILED"
+    awk 'BEGIN { for (i = 0; i < 20000; i++) printf "hangar virtio-blk file line %d\n", i }' >/mnt/hello.txt
+    echo "HANGAR-L2-DISK-WROTE $(md5sum </mnt/hello.txt | cut -d' ' -f1)"
+    umount /mnt
+    # 1 MiB of 32-byte lines, written with O_DIRECT from a file (a pipe
+    # would give dd short blocks).
+    awk 'BEGIN { for (i = 0; i < 32768; i++) printf "hangar-raw-line-%015d\n", i }' >/tmp/raw.pat
+    dd if=/tmp/raw.pat of=/dev/vdb bs=1M oflag=direct conv=fsync 2>/dev/null
+    echo "HANGAR-L2-RAW-WROTE $(md5sum </tmp/raw.pat | cut -d' ' -f1)"
+    sync
+    reboot -f
+    ;;
+blkbench)
+    # The virtio-blk benchmark (tests/vmm_blk_bench.rs): O_DIRECT dd write
+    # (with fsync) then read of hangar_blk_mib MiB on each disk.
+    load_module virtio_blk
+    mib=$(sed -n 's/.*hangar_blk_mib=\([0-9]*\).*/\1/p' /proc/cmdline)
+    up() { cut -d' ' -f1 /proc/uptime; }
+    for d in vda vdb; do
+        [ -b /dev/$d ] || { echo "HANGAR-L2-NO-DISK $d"; continue; }
+        t0=$(up)
+        dd if=/dev/zero of=/dev/$d bs=1M count="$mib" oflag=direct conv=fsync 2>/dev/null
+        t1=$(up)
+        dd if=/dev/$d of=/dev/null bs=1M count="$mib" iflag=direct 2>/dev/null
+        t2=$(up)
+        echo "HANGAR-L2-BLKBENCH $d mib=$mib write_s=$(awk "BEGIN { print $t1 - $t0 }") read_s=$(awk "BEGIN { print $t2 - $t1 }")"
+    done
+    poweroff -f
+    ;;
 poweroff)
     echo "HANGAR-L2-POWEROFF"
     poweroff -f
