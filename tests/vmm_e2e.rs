@@ -7,6 +7,8 @@
 
 #[path = "sandbox/mod.rs"]
 mod sandbox;
+#[path = "e2e/virtio_blk.rs"]
+mod virtio_blk;
 #[path = "e2e/virtio_pci.rs"]
 mod virtio_pci;
 
@@ -19,6 +21,7 @@ use std::time::Duration;
 fn scenarios() -> Vec<Scenario> {
     let mut all = base_scenarios();
     all.extend(virtio_pci::scenarios());
+    all.extend(virtio_blk::scenarios());
     all
 }
 

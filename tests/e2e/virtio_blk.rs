@@ -93,7 +93,11 @@ fn a_file_written_on_qcow2_survives_a_reboot_and_the_image_checks_clean() {
     assert_eq!(fact(s, "boots"), "2", "the guest rebooted once");
     let wrote = fact(s, "wrote");
     assert_eq!(wrote.len(), 32, "md5 of the file written: {wrote}");
-    assert_eq!(fact(s, "read_back"), wrote, "the file read after the reboot");
+    assert_eq!(
+        fact(s, "read_back"),
+        wrote,
+        "the file read after the reboot"
+    );
     assert_eq!(fact(s, "qcow2_check_rc"), "0", "qemu-img check");
     assert!(s.has("QCHECK No errors were found on the image."));
     assert!(s.has("EXIT vblk rc=0"));
@@ -105,7 +109,11 @@ fn raw_disk_data_reaches_the_image_file() {
     let wrote = fact(s, "raw_wrote");
     assert_eq!(wrote.len(), 32);
     assert_eq!(fact(s, "raw_read_back"), wrote);
-    assert_eq!(fact(s, "raw_host_md5"), wrote, "the host sees the guest's bytes");
+    assert_eq!(
+        fact(s, "raw_host_md5"),
+        wrote,
+        "the host sees the guest's bytes"
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 # KERNEL_TREE is a Debian linux-image package unpacked with dpkg -x. L2_OUT is
 # the guest's busybox initramfs; L1_OUT is the sandbox's: busybox, the KVM
 # modules, hangar-vmm (and hangarctl from the same folder, with util-linux's
-# script) with their libraries, the L2 kernel and L2_OUT (and, with
+# script) with their libraries, qemu-img, the L2 kernel and L2_OUT (and, with
 # "qemu", qemu-system-x86_64 with its libraries and firmware for benchmarks).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -45,6 +45,13 @@ for m in virtio/virtio virtio/virtio_ring virtio/virtio_pci_modern_dev \
     name=$(basename "$m" | tr - _)
     cp "$mods/drivers/$m.ko" "$l2/lib/modules/virtio/$name.ko"
 done
+# virtio-blk, and what ext4 needs to mount the file system the virtio-blk
+# scenario makes (tests/e2e/virtio_blk.rs); loaded by load_module.
+mkdir -p "$l2/lib/modules/virtio"
+for m in drivers/block/virtio_blk lib/crc16 fs/mbcache fs/jbd2/jbd2 \
+    crypto/crc32c_generic fs/ext4/ext4; do
+    cp "$mods/$m.ko" "$l2/lib/modules/virtio/$(basename "$m").ko"
+done
 make_cpio "$l2" "$l2_out"
 
 # L1: busybox, /init, KVM, hangar-vmm, the L2 kernel and initramfs.
@@ -69,6 +76,8 @@ if [ -x "$ctl" ]; then
     strip --strip-debug "$l1/bin/hangarctl"
     copy_with_libs "$l1" "$(command -v script)"
 fi
+# qemu-img checks the images guests wrote and makes benchmark images.
+copy_with_libs "$l1" "$(command -v qemu-img)"
 cp "$vmlinuz" "$l1/guest/vmlinuz"
 cp "$l2_out" "$l1/guest/initrd.cpio"
 if [ "$with" = qemu ]; then

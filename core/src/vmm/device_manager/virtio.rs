@@ -13,6 +13,8 @@ use crate::vmm::config::DeviceConfig;
 use crate::vmm::devices::pci::{
     PciBus, PciConfigIo, PciDevice, PciError, PciMmioWindow, CONFIG_IO_LEN,
 };
+use crate::vmm::devices::virtio::block::backend::BackendError;
+use crate::vmm::devices::virtio::block::Block;
 use crate::vmm::devices::virtio::pci::state::VirtioPciState;
 use crate::vmm::devices::virtio::pci::{PciPlacement, TransportError, VirtioPciDevice, BAR0_SIZE};
 use crate::vmm::devices::virtio::rng::{Rng, RngError};
@@ -26,6 +28,9 @@ use vm_memory::GuestMemoryMmap;
 /// Errors creating the virtio devices.
 #[derive(Debug, thiserror::Error)]
 pub enum VirtioSetupError {
+    /// A disk's image cannot be opened.
+    #[error(transparent)]
+    Block(#[from] BackendError),
     /// virtio-rng.
     #[error(transparent)]
     Rng(#[from] RngError),
@@ -50,6 +55,9 @@ pub fn devices_from_config(
 ) -> Result<Vec<Box<dyn VirtioDevice>>, VirtioSetupError> {
     let mut devices: Vec<Box<dyn VirtioDevice>> = Vec::new();
     // 1. Disks, in <target dev> order (config.disks is sorted so).
+    for disk in &config.disks {
+        devices.push(Box::new(Block::new(disk)?));
+    }
     // 2. NICs, in document order (config.nets).
     // 3. The entropy source.
     if let Some(rng) = &config.rng {

@@ -20,33 +20,33 @@ pub use raw::RawDisk;
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     /// The image file cannot be opened.
-    #[error("disk {target}: cannot open {path}: {source}")]
+    #[error("disk {target}: cannot open {path}: {error}")]
     Open {
         /// `<target dev>`.
         target: String,
         /// The image.
         path: PathBuf,
-        /// Why.
-        source: io::Error,
+        /// Why (in the message: the chain would repeat it).
+        error: io::Error,
     },
     /// The qcow2 image (or one of its backing files) cannot be used.
-    #[error("disk {target}: {path} is not a usable qcow2 image: {source}")]
+    #[error("disk {target}: {path} is not a usable qcow2 image: {error}")]
     Qcow2 {
         /// `<target dev>`.
         target: String,
         /// The image.
         path: PathBuf,
         /// What imago reported.
-        source: io::Error,
+        error: io::Error,
     },
 }
 
 impl BackendError {
-    fn open(config: &DiskConfig, source: io::Error) -> BackendError {
+    fn open(config: &DiskConfig, error: io::Error) -> BackendError {
         BackendError::Open {
             target: config.target.clone(),
             path: config.path.clone(),
-            source,
+            error,
         }
     }
 }

@@ -25,10 +25,10 @@ impl Qcow2Disk {
         let writable = !config.read_only;
         let file =
             open_file(&config.path, config.read_only).map_err(|e| BackendError::open(config, e))?;
-        let qcow2_err = |source: io::Error| BackendError::Qcow2 {
+        let qcow2_err = |error: io::Error| BackendError::Qcow2 {
             target: config.target.clone(),
             path: config.path.clone(),
-            source,
+            error,
         };
         let storage = ImagoFile::from_open_file(
             file,
