@@ -7,6 +7,7 @@ use super::config::VmConfig;
 use super::console::ConsoleHub;
 use super::device_manager::virtio::{devices_from_config, VirtioDevices};
 use super::device_manager::{DeviceError, I8042Keyboard, LegacyDevices};
+use super::devices::virtio::balloon::BalloonControl;
 use super::display::framebuffer::LinearFramebufferInfo;
 use super::display::{Display, InputSink};
 use super::vstate::memory::{create_guest_memory, MemoryError};
@@ -123,6 +124,7 @@ pub fn build(
     events: &Sender<MachineEvent>,
     generation: u64,
     display: Option<&Arc<Display>>,
+    balloon: Option<&BalloonControl>,
 ) -> Result<Instance, BuildError> {
     let memory = create_guest_memory(config.memory_bytes)?;
     let mut vm = Vm::new(kvm, &memory)?;
@@ -135,7 +137,7 @@ pub fn build(
     let virtio = VirtioDevices::create(
         &vm,
         &memory,
-        devices_from_config(&config.devices).map_err(DeviceError::from)?,
+        devices_from_config(&config.devices, balloon).map_err(DeviceError::from)?,
     )
     .map_err(DeviceError::from)?;
     let devices = LegacyDevices::create(&vm, hub, Arc::new(guest_events), |io, mmio| {

@@ -6,6 +6,7 @@ use super::builder::{build, BuildError, Instance};
 use super::config::{OnReboot, VmConfig};
 use super::console::ConsoleHub;
 use super::control::{ControlHandler, Event, Request, VmState, VmStatus};
+use super::devices::virtio::balloon::BalloonControl;
 use super::display::Display;
 use super::status::StatusBoard;
 use super::vstate::vcpu::install_kick_handler;
@@ -39,6 +40,8 @@ pub struct Machine {
     events_tx: Sender<MachineEvent>,
     events_rx: Receiver<MachineEvent>,
     display: Option<Arc<Display>>,
+    /// The virtio balloon's handle, kept across reboots (`setmem`'s target stays).
+    balloon: Option<BalloonControl>,
 }
 
 impl Machine {
@@ -58,6 +61,11 @@ impl Machine {
         }
         install_kick_handler().map_err(VmmError::Signal)?;
         let (events_tx, events_rx) = channel();
+        let balloon = if config.devices.balloon {
+            Some(BalloonControl::new(config.memory_bytes).map_err(VmmError::Balloon)?)
+        } else {
+            None
+        };
         Ok(Machine {
             kvm,
             config,
@@ -66,6 +74,7 @@ impl Machine {
             events_tx,
             events_rx,
             display: None,
+            balloon,
         })
     }
 
@@ -81,6 +90,7 @@ impl Machine {
             events: Mutex::new(self.events_tx.clone()),
             board: Arc::clone(&self.board),
             hub: Arc::clone(&self.hub),
+            balloon: self.balloon.clone(),
         })
     }
 
@@ -98,6 +108,7 @@ impl Machine {
                 &self.events_tx,
                 generation,
                 self.display.as_ref(),
+                self.balloon.as_ref(),
             ) {
                 Ok(i) => i,
                 Err(e) if generation == 1 => return Err(e),
@@ -220,9 +231,14 @@ struct MachineHandle {
     events: Mutex<Sender<MachineEvent>>,
     board: Arc<StatusBoard>,
     hub: Arc<ConsoleHub>,
+    balloon: Option<BalloonControl>,
 }
 
 impl ControlHandler for MachineHandle {
+    fn balloon(&self) -> Option<BalloonControl> {
+        self.balloon.clone()
+    }
+
     fn status(&self) -> VmStatus {
         self.board.get()
     }

@@ -74,4 +74,7 @@ pub enum VmmError {
     /// The vCPU kick signal handler could not be installed.
     #[error("cannot install the vCPU signal handler: {0}")]
     Signal(std::io::Error),
+    /// The virtio balloon's control handle could not be made.
+    #[error("cannot set up the memory balloon: {0}")]
+    Balloon(std::io::Error),
 }

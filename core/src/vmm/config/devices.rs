@@ -108,6 +108,8 @@ pub struct DeviceConfig {
     pub rng: Option<RngConfig>,
     /// virtio-balloon (`<memballoon model='virtio'>`).
     pub balloon: bool,
+    /// `<memballoon autodeflate='on'>`: the guest deflates when out of memory.
+    pub balloon_autodeflate: bool,
     /// Framebuffer and VNC, when there is `<graphics>` or `<video>`.
     pub display: Option<DisplayConfig>,
 }
@@ -140,11 +142,17 @@ impl DeviceConfig {
             .as_ref()
             .and_then(|m| m.model.as_deref())
             .is_some_and(|m| m.starts_with("virtio"));
+        let balloon_autodeflate = devices
+            .memballoon
+            .as_ref()
+            .and_then(|m| m.autodeflate.as_deref())
+            == Some("on");
         Ok(DeviceConfig {
             disks,
             nets,
             rng,
             balloon,
+            balloon_autodeflate,
             display: display_config(domain)?,
         })
     }

@@ -13,6 +13,7 @@ use crate::vmm::config::DeviceConfig;
 use crate::vmm::devices::pci::{
     PciBus, PciConfigIo, PciDevice, PciError, PciMmioWindow, CONFIG_IO_LEN,
 };
+use crate::vmm::devices::virtio::balloon::{Balloon, BalloonControl};
 use crate::vmm::devices::virtio::block::backend::BackendError;
 use crate::vmm::devices::virtio::block::Block;
 use crate::vmm::devices::virtio::pci::state::VirtioPciState;
@@ -49,9 +50,11 @@ pub enum VirtioSetupError {
 }
 
 /// Creates the domain's virtio devices, in guest order. Each kind is
-/// added at its place below.
+/// added at its place below. `balloon` is the machine's balloon handle,
+/// which outlives boots (present when `config.balloon`).
 pub fn devices_from_config(
     config: &DeviceConfig,
+    balloon: Option<&BalloonControl>,
 ) -> Result<Vec<Box<dyn VirtioDevice>>, VirtioSetupError> {
     let mut devices: Vec<Box<dyn VirtioDevice>> = Vec::new();
     // 1. Disks, in <target dev> order (config.disks is sorted so).
@@ -63,7 +66,14 @@ pub fn devices_from_config(
     if let Some(rng) = &config.rng {
         devices.push(Box::new(Rng::new(rng)?));
     }
-    // 4. The balloon (config.balloon). 5. Input devices.
+    // 4. The balloon.
+    if let (true, Some(control)) = (config.balloon, balloon) {
+        devices.push(Box::new(Balloon::with_control(
+            control.clone(),
+            config.balloon_autodeflate,
+        )));
+    }
+    // 5. Input devices.
     Ok(devices)
 }
 

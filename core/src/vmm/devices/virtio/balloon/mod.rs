@@ -121,6 +121,16 @@ pub struct BalloonReport {
 }
 
 impl BalloonControl {
+    /// The handle of a balloon for a VM with `memory_bytes` of RAM.
+    pub fn new(memory_bytes: u64) -> std::io::Result<BalloonControl> {
+        Ok(BalloonControl {
+            shared: Arc::default(),
+            memory_bytes,
+            interrupt: Arc::default(),
+            refresh: Arc::new(EventFd::new(libc::EFD_NONBLOCK)?),
+        })
+    }
+
     /// Asks the guest to keep `kib` KiB: the balloon grows or shrinks by
     /// the difference with the VM's memory.
     pub fn set_guest_memory(&self, kib: u64) -> Result<(), BalloonError> {
@@ -196,16 +206,28 @@ pub struct Balloon {
 impl Balloon {
     /// A balloon for a VM with `memory_bytes` of RAM.
     pub fn new(memory_bytes: u64, deflate_on_oom: bool) -> std::io::Result<Balloon> {
-        Ok(Balloon {
-            control: BalloonControl {
-                shared: Arc::default(),
-                memory_bytes,
-                interrupt: Arc::default(),
-                refresh: Arc::new(EventFd::new(libc::EFD_NONBLOCK)?),
-            },
+        Ok(Balloon::with_control(
+            BalloonControl::new(memory_bytes)?,
+            deflate_on_oom,
+        ))
+    }
+
+    /// A balloon for one boot served through `control`, which outlives
+    /// boots: the host's target stays, the guest starts with its balloon
+    /// empty and reports afresh.
+    pub fn with_control(control: BalloonControl, deflate_on_oom: bool) -> Balloon {
+        {
+            let mut status = control.shared.lock();
+            status.actual_pages = 0;
+            status.stats = None;
+            status.stats_time = None;
+            status.stats_queue = false;
+        }
+        Balloon {
+            control,
             deflate_on_oom,
             running: None,
-        })
+        }
     }
 
     /// The handle the control socket uses.
