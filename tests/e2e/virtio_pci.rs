@@ -45,6 +45,18 @@ echo "FACT vr_fds=$fds1,$fds2"
 ctl vrng shutdown
 wait_exit vrng 120
 show vrng
+# Without MSI (pci=nomsi) the driver falls back to INTx: the _PRT routes
+# slot 1's INTA# to IOAPIC pin 17 and the ISR register tells why.
+EXTRA_CMDLINE=pci=nomsi EXTRA_DEVICES="<rng model='virtio'/>" start_vm vrngx 128 1 shell destroy
+wait_for "$WORK/vrngx.log" HANGAR-L2-READY 240 || { show vrngx; exit 1; }
+guest_run vrngx 90 'rm -f /tmp/r; dd if=/dev/hwrng of=/tmp/r bs=4096 count=1 2>/dev/null; echo "RNGINTX $(wc -c </tmp/r)"; grep virtio /proc/interrupts | tr -s " " | sed "s/^/IRQLINE /"' || { show vrngx; exit 1; }
+tr -d '\r' <"$WORK/vrngx.log" >"$WORK/vrngx.1"
+echo "FACT vr_intx_bytes=$(sed -n 's/^RNGINTX \([0-9]*\)$/\1/p' "$WORK/vrngx.1" | head -1)"
+echo "FACT vr_intx_ioapic=$(grep '^IRQLINE' "$WORK/vrngx.1" | grep -c 'IO-APIC')"
+echo "FACT vr_intx_msi=$(grep '^IRQLINE' "$WORK/vrngx.1" | grep -c 'MSI')"
+grep '^IRQLINE' "$WORK/vrngx.1"
+ctl vrngx destroy
+wait_exit vrngx 60
 "#,
     )]
 }
@@ -68,6 +80,15 @@ fn guest_finds_virtio_rng_on_pci_and_reads_entropy_through_msix() {
     );
     let msix: u32 = fact(s, "vr_msix_lines").parse().expect("number");
     assert!(msix >= 1, "virtio interrupts are MSI-X lines");
+}
+
+#[test]
+fn without_msi_the_device_interrupts_through_its_intx_line() {
+    let s = scenario("virtio-rng");
+    assert_eq!(fact(s, "vr_intx_bytes"), "4096");
+    assert_eq!(fact(s, "vr_intx_msi"), "0");
+    let ioapic: u32 = fact(s, "vr_intx_ioapic").parse().expect("number");
+    assert!(ioapic >= 1, "virtio0 on an IO-APIC line");
 }
 
 #[test]
