@@ -471,7 +471,11 @@ impl PciDevice for VirtioPciDevice {
         let len = data.len() as u64;
         match offset {
             o if o + len <= bar0::ISR => self.common.read(o - bar0::COMMON, data),
-            bar0::ISR => data[0] = self.interrupt.read_isr(),
+            bar0::ISR => {
+                if let Some(isr) = data.first_mut() {
+                    *isr = self.interrupt.read_isr();
+                }
+            }
             o if (bar0::DEVICE..bar0::DEVICE + bar0::DEVICE_LEN).contains(&o) => {
                 self.device.read_config(o - bar0::DEVICE, data)
             }
