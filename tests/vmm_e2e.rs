@@ -11,6 +11,8 @@ mod sandbox;
 mod virtio_blk;
 #[path = "e2e/virtio_pci.rs"]
 mod virtio_pci;
+#[path = "e2e/virtio_net.rs"]
+mod virtio_net;
 
 use sandbox::{Options, Report, Sandbox, Scenario, ScenarioOutput};
 use std::path::Path;
@@ -22,6 +24,7 @@ fn scenarios() -> Vec<Scenario> {
     let mut all = base_scenarios();
     all.extend(virtio_pci::scenarios());
     all.extend(virtio_blk::scenarios());
+    all.extend(virtio_net::scenarios());
     all
 }
 

@@ -25,6 +25,32 @@ copy_with_libs() {
         done
 }
 
+# copy_modules DEST NAME...: the modules NAME and, before each, the modules
+# it depends on (read from the .ko, the package has no modules.dep);
+# DEST/order lists them in load order.
+copy_modules() {
+    _dest=$1
+    shift
+    mkdir -p "$_dest"
+    touch "$_dest/order"
+    for _m in "$@"; do
+        add_module "$_dest" "$_m"
+    done
+}
+
+add_module() {
+    local name ko dep
+    name=$(echo "$2" | tr - _)
+    grep -qx "$name" "$1/order" && return 0
+    ko=$(find "$mods" \( -name "$name.ko" -o -name "$(echo "$name" | tr _ -).ko" \) | head -n 1)
+    [ -n "$ko" ] || { echo "module $name not found under $mods" >&2; exit 1; }
+    for dep in $(strings "$ko" | sed -n 's/^depends=//p' | tr , ' '); do
+        add_module "$1" "$dep"
+    done
+    cp "$ko" "$1/$name.ko"
+    echo "$name" >>"$1/order"
+}
+
 make_cpio() {
     (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$2.tmp"
     mv "$2.tmp" "$2"
@@ -52,6 +78,9 @@ for m in drivers/block/virtio_blk lib/crc16 fs/mbcache fs/jbd2/jbd2 \
     crypto/crc32c_generic fs/ext4/ext4; do
     cp "$mods/$m.ko" "$l2/lib/modules/virtio/$(basename "$m").ko"
 done
+# virtio-net and what it needs (load order in virtio/order; load_virtio in
+# l2-init.sh loads them for a virtio-net device).
+copy_modules "$l2/lib/modules/virtio" virtio_net
 make_cpio "$l2" "$l2_out"
 
 # L1: busybox, /init, KVM, hangar-vmm, the L2 kernel and initramfs.
@@ -78,6 +107,18 @@ if [ -x "$ctl" ]; then
 fi
 # qemu-img checks the images guests wrote and makes benchmark images.
 copy_with_libs "$l1" "$(command -v qemu-img)"
+# Networking in L1: bridges and taps for VM NICs, nftables for NAT
+# networks, veth for an "upstream" namespace; dnsmasq, nft and iproute2's
+# ip (for ip netns) with their libraries, and the users dnsmasq looks up.
+copy_modules "$l1/lib/modules/net" crc32c_generic bridge tun veth nf_tables nft_ct nft_reject_inet \
+    nft_chain_nat nft_masq nft_nat
+for tool in /usr/sbin/dnsmasq /usr/sbin/nft /usr/sbin/ip; do
+    copy_with_libs "$l1" "$tool"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\ndnsmasq:x:101:65534:dnsmasq:/:/bin/false\n' >"$l1/etc/passwd"
+printf 'root:x:0:\ndip:x:30:\nnogroup:x:65534:\n' >"$l1/etc/group"
+: >"$l1/etc/resolv.conf"
+: >"$l1/etc/hosts"
 cp "$vmlinuz" "$l1/guest/vmlinuz"
 cp "$l2_out" "$l1/guest/initrd.cpio"
 if [ "$with" = qemu ]; then

@@ -12,6 +12,11 @@ for m in irqbypass kvm ccp kvm-amd; do
     insmod /lib/modules/$m.ko || echo "HANGAR-SANDBOX-ERROR insmod $m failed"
 done
 [ -c /dev/kvm ] || echo "HANGAR-SANDBOX-ERROR no /dev/kvm"
+# Bridges, taps, nftables, veth (load order from build-initramfs.sh).
+while read -r m; do
+    insmod /lib/modules/net/$m.ko || echo "HANGAR-SANDBOX-ERROR insmod $m failed"
+done </lib/modules/net/order
+ip link set lo up
 export HV=/bin/hangar-vmm HCTL=/bin/hangarctl KERNEL=/guest/vmlinuz INITRD=/guest/initrd.cpio
 export GUEST_MODULES=/guest/modules PATH=/bin:/sbin:/usr/bin
 echo "HANGAR-SANDBOX-READY"

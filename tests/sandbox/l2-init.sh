@@ -58,6 +58,34 @@ load_virtio() {
 grep -qs 0x1af4 /sys/bus/pci/devices/*/vendor && load_virtio
 echo "HANGAR-L2-READY"
 
+# Network modes: virtio-net up, its MAC printed, an address (hangar_ip= or
+# DHCP from the network's dnsmasq), then pings of hangar_ping= until one
+# answers; the guest stays up afterwards so peers can ping it.
+arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+net_up() {
+    # load_virtio ran at boot; these are no-ops unless it missed the card.
+    for m in failover net_failover virtio_net; do
+        load_module $m
+    done
+    n=0
+    while [ ! -e /sys/class/net/eth0 ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    echo "HANGAR-L2-NET-MAC $(cat /sys/class/net/eth0/address 2>/dev/null || echo none)"
+    ip link set lo up
+    ip link set eth0 up
+}
+ping_until() {
+    n=0
+    while [ $n -lt 90 ]; do
+        if ping -c 1 -W 2 "$1" >/dev/null 2>&1; then
+            echo "HANGAR-L2-PING-OK $1"
+            return 0
+        fi
+        n=$((n + 1))
+        sleep 1
+    done
+    echo "HANGAR-L2-PING-FAIL $1"
+}
+
 case "$mode" in
 disk)
     # The virtio-blk scenario (tests/e2e/virtio_blk.rs): vda qcow2, vdb raw,
@@ -112,6 +140,18 @@ blkbench)
         echo "HANGAR-L2-BLKBENCH $d mib=$mib write_s=$(awk "BEGIN { print $t1 - $t0 }") read_s=$(awk "BEGIN { print $t2 - $t1 }")"
     done
     poweroff -f
+    ;;
+netstatic)
+    net_up
+    ip addr add "$(arg hangar_ip)" dev eth0
+    ping_until "$(arg hangar_ping)"
+    ;;
+netdhcp)
+    net_up
+    printf '#!/bin/sh\ncase "$1" in bound|renew)\n  ip addr add "$ip/$mask" dev "$interface"\n  [ -n "$router" ] && ip route add default via "${router%%%% *}"\n  echo "HANGAR-L2-DHCP-LEASE $ip router=$router" >/dev/console ;;\nesac\n' >/etc/udhcpc.script
+    chmod +x /etc/udhcpc.script
+    udhcpc -i eth0 -x hostname:l2dhcp -t 40 -T 2 -n -q -s /etc/udhcpc.script || echo "HANGAR-L2-DHCP-FAIL"
+    ping_until "$(arg hangar_ping)"
     ;;
 poweroff)
     echo "HANGAR-L2-POWEROFF"
