@@ -16,6 +16,7 @@ use crate::vmm::devices::pci::{
 use crate::vmm::devices::virtio::balloon::{Balloon, BalloonControl};
 use crate::vmm::devices::virtio::block::backend::BackendError;
 use crate::vmm::devices::virtio::block::Block;
+use crate::vmm::devices::virtio::net::{Net, NetError};
 use crate::vmm::devices::virtio::pci::state::VirtioPciState;
 use crate::vmm::devices::virtio::pci::{PciPlacement, TransportError, VirtioPciDevice, BAR0_SIZE};
 use crate::vmm::devices::virtio::rng::{Rng, RngError};
@@ -32,6 +33,9 @@ pub enum VirtioSetupError {
     /// A disk's image cannot be opened.
     #[error(transparent)]
     Block(#[from] BackendError),
+    /// virtio-net (its tap).
+    #[error(transparent)]
+    Net(#[from] NetError),
     /// virtio-rng.
     #[error(transparent)]
     Rng(#[from] RngError),
@@ -62,6 +66,9 @@ pub fn devices_from_config(
         devices.push(Box::new(Block::new(disk)?));
     }
     // 2. NICs, in document order (config.nets).
+    for net in &config.nets {
+        devices.push(Box::new(Net::new(net)?));
+    }
     // 3. The entropy source.
     if let Some(rng) = &config.rng {
         devices.push(Box::new(Rng::new(rng)?));
