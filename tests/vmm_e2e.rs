@@ -9,10 +9,10 @@
 mod sandbox;
 #[path = "e2e/virtio_blk.rs"]
 mod virtio_blk;
-#[path = "e2e/virtio_pci.rs"]
-mod virtio_pci;
 #[path = "e2e/virtio_net.rs"]
 mod virtio_net;
+#[path = "e2e/virtio_pci.rs"]
+mod virtio_pci;
 
 use sandbox::{Options, Report, Sandbox, Scenario, ScenarioOutput};
 use std::path::Path;
