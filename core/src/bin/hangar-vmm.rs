@@ -67,6 +67,9 @@ enum Command {
         state_file: Option<PathBuf>,
         /// What to ask.
         action: Action,
+        /// For `set-memory`: the memory the guest should keep, KiB.
+        #[arg(long)]
+        kib: Option<u64>,
     },
 }
 
@@ -81,11 +84,15 @@ enum Action {
     Resume,
     Console,
     Events,
+    /// Resize the guest through its virtio balloon (with `--kib`).
+    SetMemory,
+    /// The balloon's size and the guest's memory statistics, as JSON.
+    MemoryStats,
 }
 
 impl Action {
-    fn request(self) -> Request {
-        match self {
+    fn request(self, kib: Option<u64>) -> Result<Request> {
+        Ok(match self {
             Action::Status => Request::Status,
             Action::Shutdown => Request::Shutdown,
             Action::Reboot => Request::Reboot,
@@ -95,7 +102,11 @@ impl Action {
             Action::Resume => Request::Resume,
             Action::Console => Request::Console,
             Action::Events => Request::Events,
-        }
+            Action::SetMemory => Request::SetMemory {
+                kib: kib.ok_or_else(|| anyhow!("set-memory needs --kib"))?,
+            },
+            Action::MemoryStats => Request::MemoryStats,
+        })
     }
 }
 
@@ -112,7 +123,8 @@ fn main() {
             socket,
             state_file,
             action,
-        } => ctl(&socket, state_file.as_deref(), action),
+            kib,
+        } => ctl(&socket, state_file.as_deref(), action, kib),
     };
     match code {
         Ok(code) => std::process::exit(code),
@@ -277,8 +289,8 @@ fn print_status(s: &VmStatus) {
     }
 }
 
-fn ctl(socket: &Path, state_file: Option<&Path>, action: Action) -> Result<i32> {
-    let (reply, stream) = match request(socket, action.request()) {
+fn ctl(socket: &Path, state_file: Option<&Path>, action: Action, kib: Option<u64>) -> Result<i32> {
+    let (reply, stream) = match request(socket, action.request(kib)?) {
         Ok(r) => r,
         Err(e) => {
             // No VMM answers: the state file says how it ended, or that it died.
