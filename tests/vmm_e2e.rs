@@ -5,6 +5,8 @@
 //! it observed (`FACT name=value` lines, the guest's serial log, exit codes)
 //! and the assertions below check those facts.
 
+#[path = "e2e/balloon.rs"]
+mod balloon;
 #[path = "sandbox/mod.rs"]
 mod sandbox;
 #[path = "e2e/virtio_blk.rs"]
@@ -25,6 +27,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(virtio_pci::scenarios());
     all.extend(virtio_blk::scenarios());
     all.extend(virtio_net::scenarios());
+    all.extend(balloon::scenarios());
     all
 }
 

@@ -153,6 +153,17 @@ netdhcp)
     udhcpc -i eth0 -x hostname:l2dhcp -t 40 -T 2 -n -q -s /etc/udhcpc.script || echo "HANGAR-L2-DHCP-FAIL"
     ping_until "$(arg hangar_ping)"
     ;;
+balloon)
+    # The virtio-balloon scenario (tests/e2e/balloon.rs): MemTotal every
+    # second while the host resizes the balloon.
+    i=0
+    while [ "$i" -lt 120 ]; do
+        echo "HANGAR-L2-BALLOON-MEMTOTAL $(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)"
+        sleep 1
+        i=$((i + 1))
+    done
+    poweroff -f
+    ;;
 poweroff)
     echo "HANGAR-L2-POWEROFF"
     poweroff -f
