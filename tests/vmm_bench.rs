@@ -32,9 +32,10 @@ bench() {
     done
     t_end=$(now)
     [ -z "$t_init" ] && grep -q HANGAR-L2-INIT "$log" 2>/dev/null && t_init=$t_end
+    [ -n "${TRACE:-}" ] && sed "s/^/[$name] /" "$log"
     echo "RESULT $name init=$(echo "$t_init $t0" | awk '{print $1 - $2}') poweroff=$(echo "$t_end $t0" | awk '{print $1 - $2}') powered_off=$(grep -c HANGAR-L2-POWEROFF "$log")"
 }
-CMDLINE="console=ttyS0 quiet panic=-1 pci=noearly hangar_mode=poweroff"
+CMDLINE="console=ttyS0 quiet panic=-1 pci=noearly hangar_mode=poweroff${TRACE:+ initcall_debug log_buf_len=4M hangar_dmesg}"
 QEMU="qemu-system-x86_64 -L /usr/share/qemu -L /usr/share/seabios -accel kvm -cpu host \
  -m MEM -smp VCPUS -nodefaults -no-user-config -display none -monitor none -no-reboot"
 "#;
@@ -49,13 +50,27 @@ fn scenarios() -> Vec<Scenario> {
     let timing = TIMING
         .replace("MEM", &MEMORY_MIB.to_string())
         .replace("VCPUS", &VCPUS.to_string());
+    // HANGAR_BENCH_TRACE=1: a diagnostic run instead of a measurement. The
+    // guests boot with initcall_debug and print their dmesg, CPU flags and
+    // interrupt counts before powering off, and the serial logs are shown,
+    // to compare where each VMM's guest spends its boot.
+    let trace = std::env::var_os("HANGAR_BENCH_TRACE").is_some();
+    let trace_setup = if trace {
+        "TRACE=1\nEXTRA_CMDLINE=\"initcall_debug log_buf_len=4M hangar_dmesg\"\n"
+    } else {
+        ""
+    };
     let boot = format!(
-        "{timing}\
+        "{trace_setup}{timing}\
          domain_xml hv {MEMORY_MIB} {VCPUS} poweroff >$WORK/hv.xml\n\
          bench hangar-vmm $WORK/hv.log $HV run --domain $WORK/hv.xml --socket $WORK/hv.sock \
          --serial-log $WORK/hv.log\n\
          {}{}",
-        qemu("microvm", "qemu-microvm"),
+        if trace {
+            String::new()
+        } else {
+            qemu("microvm", "qemu-microvm")
+        },
         qemu("pc", "qemu-pc")
     );
     // Memory: RSS of hangar-vmm with a booted guest, minus the guest RAM
@@ -80,6 +95,9 @@ ctl rss destroy
 wait_exit rss 30
 "#
     );
+    if trace {
+        return vec![Scenario::new("boot", &boot)];
+    }
     vec![Scenario::new("boot", &boot), Scenario::new("rss", &rss)]
 }
 
@@ -104,8 +122,12 @@ fn main() {
         )
         .unwrap_or_else(|e| panic!("sandbox run: {e}"));
     let boot = report.scenario("boot");
+    println!("{}", boot.text);
+    if std::env::var_os("HANGAR_BENCH_TRACE").is_some() {
+        return;
+    }
     let rss = report.scenario("rss");
-    println!("{}\n{}", boot.text, rss.text);
+    println!("{}", rss.text);
     println!(
         "\nhangar-vmm boot benchmark: {VCPUS} vCPUs, {MEMORY_MIB} MiB, Debian 6.1 bzImage + busybox initramfs, nested KVM sandbox"
     );

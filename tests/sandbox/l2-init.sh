@@ -165,6 +165,14 @@ balloon)
     poweroff -f
     ;;
 poweroff)
+    # hangar_dmesg (the benchmark's diagnostic run): what the boot did.
+    if grep -q hangar_dmesg /proc/cmdline; then
+        echo "HANGAR-L2-UPTIME $(cat /proc/uptime)"
+        dmesg
+        grep -m1 '^flags' /proc/cpuinfo
+        cat /sys/devices/system/clocksource/clocksource0/current_clocksource
+        cat /proc/interrupts
+    fi
     echo "HANGAR-L2-POWEROFF"
     poweroff -f
     ;;

@@ -11,6 +11,13 @@ const LEAF_AMD_SIZES: u32 = 0x8000_0008;
 const LEAF_AMD_EXT_APIC_ID: u32 = 0x8000_001e;
 
 const ECX_HYPERVISOR: u32 = 1 << 31;
+/// The LAPIC timer's TSC-deadline mode. KVM's in-kernel LAPIC (always
+/// created here) implements it, but `KVM_GET_SUPPORTED_CPUID` leaves the
+/// bit for the VMM to set. Without it Linux calibrates the LAPIC timer
+/// against the PIT; nested under TCG that calibration fails its check,
+/// the LAPIC timer is switched off and every CPU then runs on PIT ticks
+/// broadcast by IPI: thousands of extra exits during boot.
+const ECX_TSC_DEADLINE: u32 = 1 << 24;
 const EDX_HTT: u32 = 1 << 28;
 /// Level types of leaf 0xB.
 const LEVEL_SMT: u32 = 1;
@@ -29,7 +36,7 @@ pub fn normalize_cpuid(cpuid: &mut CpuId, index: u32, count: u32) {
         match entry.function {
             LEAF_FEATURES => {
                 entry.ebx = (entry.ebx & 0x0000_ffff) | ((count & 0xff) << 16) | (apic_id << 24);
-                entry.ecx |= ECX_HYPERVISOR;
+                entry.ecx |= ECX_HYPERVISOR | ECX_TSC_DEADLINE;
                 if count > 1 {
                     entry.edx |= EDX_HTT;
                 } else {
@@ -99,6 +106,7 @@ mod tests {
         assert_eq!(e[0].ebx >> 24, 3);
         assert_eq!((e[0].ebx >> 16) & 0xff, 4);
         assert_ne!(e[0].ecx & ECX_HYPERVISOR, 0);
+        assert_ne!(e[0].ecx & ECX_TSC_DEADLINE, 0);
         assert_eq!((e[1].edx, e[1].ebx), (3, 1));
         assert_eq!((e[2].eax, e[2].ebx, e[2].ecx >> 8), (2, 4, LEVEL_CORE));
         assert_eq!(e[3].ebx, 0);
