@@ -33,6 +33,7 @@ bench() {
     t_end=$(now)
     [ -z "$t_init" ] && grep -q HANGAR-L2-INIT "$log" 2>/dev/null && t_init=$t_end
     [ -n "${TRACE:-}" ] && sed "s/^/[$name] /" "$log"
+    [ -n "${TRACE:-}" ] && sed "s/^/[$name-out] /" "$WORK/$name.out"
     echo "RESULT $name init=$(echo "$t_init $t0" | awk '{print $1 - $2}') poweroff=$(echo "$t_end $t0" | awk '{print $1 - $2}') powered_off=$(grep -c HANGAR-L2-POWEROFF "$log")"
 }
 CMDLINE="console=ttyS0 quiet panic=-1 pci=noearly hangar_mode=poweroff${TRACE:+ initcall_debug log_buf_len=4M hangar_dmesg}"
