@@ -193,6 +193,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         DOMAIN,
         flag("disable", "disable autostarting"),
     ]),
+    cmd("domdisplay", Domain, "domain display connection URI", "Output the IP address and port number for the graphical display.", &[
+        DOMAIN,
+    ]),
+    cmd("vncdisplay", Domain, "vnc display", "Output the IP address and port number for the VNC display.", &[
+        DOMAIN,
+    ]),
     cmd("console", Domain, "connect to the guest console", "Connect the virtual serial console for the guest", &[
         DOMAIN,
     ]),

@@ -11,6 +11,7 @@
 mod devices;
 mod domain_run;
 mod domains;
+mod live_display;
 mod memory;
 mod network_run;
 mod networks;

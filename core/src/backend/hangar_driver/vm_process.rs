@@ -342,6 +342,16 @@ fn spawn_and_wait(
                 && status.pid == child.id()
                 && files.socket(name).exists();
             if ready {
+                if let Some(vnc) = &status.vnc {
+                    let xml_path = files.xml(name);
+                    let live = std::fs::read_to_string(&xml_path)
+                        .ok()
+                        .and_then(|xml| super::live_display::with_vnc_port(&xml, vnc));
+                    if let Some(live) = live {
+                        write_atomic(&xml_path, live.as_bytes(), 0o600)
+                            .map_err(io_err("cannot write file", &xml_path))?;
+                    }
+                }
                 let id = allocate_id(files)?;
                 let id_path = files.id(name);
                 write_atomic(&id_path, format!("{id}\n").as_bytes(), 0o600)

@@ -2,6 +2,7 @@
 //! dispatch, typed calls and virsh's two-line error wording.
 
 mod device;
+mod display;
 mod domain;
 mod host;
 mod memory;
@@ -78,6 +79,8 @@ pub fn dispatch(s: &mut Session, spec: &CommandSpec, a: &Args) -> Result<(), Cli
         "hostname" => host::hostname(s, c),
         "uri" => host::uri(s, c),
         "version" => host::version(s, c),
+        "domdisplay" => display::domdisplay(s, c, a),
+        "vncdisplay" => display::vncdisplay(s, c, a),
         other => domain::dispatch(s, c, other, a),
     }
 }
