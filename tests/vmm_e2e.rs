@@ -15,6 +15,8 @@ mod virtio_blk;
 mod virtio_net;
 #[path = "e2e/virtio_pci.rs"]
 mod virtio_pci;
+#[path = "e2e/vnc.rs"]
+mod vnc;
 
 use sandbox::{Options, Report, Sandbox, Scenario, ScenarioOutput};
 use std::path::Path;
@@ -28,6 +30,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(virtio_blk::scenarios());
     all.extend(virtio_net::scenarios());
     all.extend(balloon::scenarios());
+    all.extend(vnc::scenarios());
     all
 }
 
@@ -237,8 +240,14 @@ fn report() -> &'static Report {
             .into_iter()
             .filter(|s| wanted.is_empty() || wanted.contains(&s.name.as_str()))
             .collect();
+        let actions = vnc::host_actions();
         let report = sb
-            .run(&all, Duration::from_secs(600), Duration::from_secs(2400))
+            .run_with_host(
+                &all,
+                Duration::from_secs(600),
+                Duration::from_secs(2400),
+                &actions,
+            )
             .unwrap_or_else(|e| panic!("sandbox run: {e}"));
         println!("sandbox run took {:.0} s", report.elapsed.as_secs_f64());
         report

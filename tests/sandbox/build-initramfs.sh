@@ -94,6 +94,9 @@ chmod 755 "$l1/init"
 cp "$here/lib.sh" "$l1/scenarios/lib.sh"
 cp "$mods/virt/lib/irqbypass.ko" "$mods/arch/x86/kvm/kvm.ko" \
     "$mods/drivers/crypto/ccp/ccp.ko" "$mods/arch/x86/kvm/kvm-amd.ko" "$l1/lib/modules/"
+# e1000: L1's user-mode NIC, through which the host reaches forwarded ports.
+mkdir -p "$l1/lib/modules/net"
+cp "$mods/drivers/net/ethernet/intel/e1000/e1000.ko" "$l1/lib/modules/net/"
 copy_with_libs "$l1" "$vmm"
 mv "$l1$vmm" "$l1/bin/hangar-vmm"
 strip --strip-debug "$l1/bin/hangar-vmm"

@@ -17,6 +17,12 @@ while read -r m; do
     insmod /lib/modules/net/$m.ko || echo "HANGAR-SANDBOX-ERROR insmod $m failed"
 done </lib/modules/net/order
 ip link set lo up
+# A user-mode NIC when the runner forwards host ports (QEMU's slirp: the
+# guest is 10.0.2.15, forwarded connections arrive there).
+if insmod /lib/modules/net/e1000.ko 2>/dev/null && [ -e /sys/class/net/eth0 ]; then
+    ip link set eth0 up
+    ip addr add 10.0.2.15/24 dev eth0
+fi
 export HV=/bin/hangar-vmm HCTL=/bin/hangarctl KERNEL=/guest/vmlinuz INITRD=/guest/initrd.cpio
 export GUEST_MODULES=/guest/modules PATH=/bin:/sbin:/usr/bin
 echo "HANGAR-SANDBOX-READY"

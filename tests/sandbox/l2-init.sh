@@ -180,6 +180,35 @@ reboot)
     echo "HANGAR-L2-REBOOT"
     reboot -f
     ;;
+fb)
+    # A known pattern on the framebuffer (tests/vnc_tools.rs checks it in
+    # the VNC clients' screenshots), then a shell reading the keyboard
+    # (tty1, shown on the framebuffer) and answering on the serial console.
+    echo 0 >/sys/class/graphics/fbcon/cursor_blink 2>/dev/null
+    if [ -c /dev/fb0 ]; then
+        echo "HANGAR-L2-FB size=$(cat /sys/class/graphics/fb0/virtual_size) stride=$(cat /sys/class/graphics/fb0/stride) name=$(cat /sys/class/graphics/fb0/name)"
+        stride=$(cat /sys/class/graphics/fb0/stride)
+        # rect X Y B G R: a 128x100 rectangle of that colour (bytes in
+        # memory order: x8r8g8b8 little-endian is B, G, R, X).
+        rect() {
+            printf "\\$(printf %03o "$3")\\$(printf %03o "$4")\\$(printf %03o "$5")\\000" >/tmp/px
+            for _ in 1 2 3 4 5 6 7; do cat /tmp/px /tmp/px >/tmp/px2; mv /tmp/px2 /tmp/px; done
+            y=$2
+            while [ "$y" -lt $(($2 + 100)) ]; do
+                dd if=/tmp/px of=/dev/fb0 bs=4 seek=$((y * stride / 4 + $1)) conv=notrunc 2>/dev/null
+                y=$((y + 1))
+            done
+        }
+        rect 128 400 0 0 255
+        rect 384 400 0 255 0
+        rect 640 400 255 0 0
+        rect 128 600 255 255 255
+        echo "HANGAR-L2-FB-DRAWN"
+    else
+        echo "HANGAR-L2-FB-MISSING"
+    fi
+    setsid sh -c 'exec </dev/tty1 >/dev/ttyS0 2>&1; exec sh' &
+    ;;
 counter)
     i=0
     while :; do

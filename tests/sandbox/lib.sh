@@ -90,6 +90,19 @@ guest_run() {
     wait_for "$WORK/$1.log" "HANGAR-L2-RAN-$_gr_n-END" "$2"
 }
 
+# host_act NAME: asks the host-side test to run its action NAME now (the
+# runner watches the serial log for the marker) and waits until the host
+# answers on forwarded port 7000; prints the host's answer.
+host_act() {
+    rm -f "$WORK/host-$1.txt"
+    nc -l -p 7000 >"$WORK/host-$1.txt" &
+    _nc=$!
+    sleep 1
+    echo "HANGAR-HOST-ACT $1"
+    wait $_nc
+    cat "$WORK/host-$1.txt"
+}
+
 # show NAME: prints the VM's serial log and hangar-vmm's own output.
 show() {
     echo "--- serial log of $1"

@@ -90,6 +90,58 @@ impl Report {
     }
 }
 
+/// The guest (L1) ports forwarded from host ports during a run with host
+/// actions; 7000 carries the host's answers back to `host_act`.
+pub const FORWARDED_GUEST_PORTS: [u16; 3] = [5900, 5901, 7000];
+const RELEASE_PORT: u16 = 7000;
+
+/// Host ports forwarded into L1 (`hostfwd` of QEMU's user-mode NIC).
+#[derive(Debug, Clone, Default)]
+pub struct Forwards {
+    ports: BTreeMap<u16, u16>,
+}
+
+impl Forwards {
+    /// The host port that reaches `guest_port` of L1 (10.0.2.15).
+    pub fn host_port(&self, guest_port: u16) -> Option<u16> {
+        self.ports.get(&guest_port).copied()
+    }
+}
+
+/// Something the host test does while a scenario waits in `host_act NAME`;
+/// what it returns is printed by the scenario (so facts can come from it).
+pub struct HostAction {
+    /// The name the scenario passes to `host_act`.
+    pub name: &'static str,
+    /// The action.
+    pub run: fn(&Forwards) -> String,
+}
+
+/// A free host TCP port, at or above `from`.
+fn free_port(from: u16) -> Option<u16> {
+    (from..from.saturating_add(500))
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+}
+
+/// Sends `text` to the scenario waiting in `host_act` (its listener is up
+/// a second before it asks) and returns whether the connection worked.
+fn release(forwards: &Forwards, text: &str) -> bool {
+    let Some(port) = forwards.host_port(RELEASE_PORT) else {
+        return false;
+    };
+    for _ in 0..20 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let sent = s.write_all(text.as_bytes()).is_ok();
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = std::io::Read::read(&mut s, &mut [0u8; 1]);
+            return sent;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    false
+}
+
 /// Options of the images a run needs.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
@@ -289,10 +341,23 @@ impl Sandbox {
         per_scenario: Duration,
         total: Duration,
     ) -> Result<Report, String> {
+        self.run_with_host(scenarios, per_scenario, total, &[])
+    }
+
+    /// [`Sandbox::run`], with `actions` run on the host when a scenario
+    /// asks for them (`host_act NAME`); L1 then gets a user-mode NIC with
+    /// [`FORWARDED_GUEST_PORTS`] forwarded from free host ports.
+    pub fn run_with_host(
+        &self,
+        scenarios: &[Scenario],
+        per_scenario: Duration,
+        total: Duration,
+        actions: &[HostAction],
+    ) -> Result<Report, String> {
         if self.direct {
             self.run_direct(scenarios, per_scenario)
         } else {
-            self.run_nested(scenarios, per_scenario, total)
+            self.run_nested(scenarios, per_scenario, total, actions)
         }
     }
 
@@ -301,6 +366,7 @@ impl Sandbox {
         scenarios: &[Scenario],
         per_scenario: Duration,
         total: Duration,
+        actions: &[HostAction],
     ) -> Result<Report, String> {
         let run_dir = tempdir("sandbox-run")?;
         // The scenarios travel as a second cpio archive appended to the cached
@@ -322,6 +388,25 @@ impl Sandbox {
         );
         run_checked(Command::new("sh").args(["-c", &script]), "scenario cpio")?;
         let log = run_dir.join("serial.log");
+        let mut forwards = Forwards::default();
+        let mut net_args: Vec<String> = Vec::new();
+        if !actions.is_empty() {
+            // VNC clients take display numbers: keep host ports above 5900.
+            let mut next = 5950;
+            let mut rules = String::new();
+            for guest in FORWARDED_GUEST_PORTS {
+                let host = free_port(next).ok_or("no free host port to forward")?;
+                next = host + 1;
+                forwards.ports.insert(guest, host);
+                rules.push_str(&format!(",hostfwd=tcp:127.0.0.1:{host}-10.0.2.15:{guest}"));
+            }
+            net_args = vec![
+                "-netdev".into(),
+                format!("user,id=hostnet{rules}"),
+                "-device".into(),
+                "e1000,netdev=hostnet".into(),
+            ];
+        }
         let start = Instant::now();
         let mut child = Command::new("qemu-system-x86_64")
             .args([
@@ -343,6 +428,7 @@ impl Sandbox {
                 "none",
                 "-no-reboot",
             ])
+            .args(&net_args)
             .arg("-serial")
             .arg(format!("file:{}", log.display()))
             .arg("-kernel")
@@ -360,9 +446,28 @@ impl Sandbox {
             .spawn()
             .map_err(|e| format!("qemu-system-x86_64: {e}"))?;
         let mut timed_out = false;
+        let mut acted = 0usize;
         loop {
             if child.try_wait().map_err(|e| e.to_string())?.is_some() {
                 break;
+            }
+            if !actions.is_empty() {
+                let text =
+                    String::from_utf8_lossy(&fs::read(&log).unwrap_or_default()).into_owned();
+                let asked: Vec<&str> = text
+                    .lines()
+                    .filter_map(|l| l.trim().strip_prefix("HANGAR-HOST-ACT "))
+                    .collect();
+                for name in asked.iter().skip(acted) {
+                    let answer = match actions.iter().find(|a| a.name == name.trim()) {
+                        Some(action) => (action.run)(&forwards),
+                        None => format!("HOST-ACT-UNKNOWN {name}\n"),
+                    };
+                    if !release(&forwards, &answer) {
+                        eprintln!("sandbox: could not answer host action {name}");
+                    }
+                    acted += 1;
+                }
             }
             if start.elapsed() > total {
                 timed_out = true;
