@@ -2,16 +2,16 @@
 //! a running one.
 //!
 //! ```text
-//! hangar-vmm run --domain VM.xml --socket RUNDIR/VM.sock \
-//!     [--state-file RUNDIR/VM.json] [--serial-log FILE]
+//! hangar-vmm run (--domain VM.xml | --restore FILE [--domain VM.xml]) \
+//!     --socket RUNDIR/VM.sock [--state-file RUNDIR/VM.json] [--serial-log FILE]
 //! hangar-vmm ctl --socket RUNDIR/VM.sock [--state-file RUNDIR/VM.json] \
-//!     status|shutdown|reboot|reset|destroy|suspend|resume|console|events
+//!     status|shutdown|reboot|reset|destroy|suspend|resume|console|events|save FILE
 //! ```
 //!
 //! `run` exits 0 when the VM ends as shut off (guest power-off, destroy,
-//! reboot with `<on_reboot>destroy`), 2 when it crashed (reason on stderr
-//! and in the state file), 1 when it could not start (nothing is left
-//! behind: no socket, no state file, no process).
+//! reboot with `<on_reboot>destroy`, saved to a file), 2 when it crashed
+//! (reason on stderr and in the state file), 1 when it could not start
+//! (nothing is left behind: no socket, no state file, no process).
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -25,7 +25,7 @@ use hangar_core::vmm::display::vnc::VncServer;
 use hangar_core::vmm::display::Display;
 use hangar_core::vmm::status::{process_alive, read_state_file, StatusBoard};
 use hangar_core::vmm::vstate::memory::host_memory_bytes;
-use hangar_core::vmm::{Machine, Outcome, VmConfig};
+use hangar_core::vmm::{snapshot, Machine, Outcome, VmConfig};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -45,8 +45,12 @@ enum Command {
     /// Boot the VM of a domain definition and run it until it ends.
     Run {
         /// The libvirt domain XML (memory, vcpu, os kernel/initrd/cmdline, on_reboot).
+        /// With --restore it defaults to the XML saved in the snapshot.
+        #[arg(long, required_unless_present = "restore")]
+        domain: Option<PathBuf>,
+        /// Start from this snapshot (written by `ctl save`) instead of booting.
         #[arg(long)]
-        domain: PathBuf,
+        restore: Option<PathBuf>,
         /// The control socket to create (mode 0600); refused if a VMM answers there.
         #[arg(long)]
         socket: PathBuf,
@@ -70,6 +74,8 @@ enum Command {
         /// For `set-memory`: the memory the guest should keep, KiB.
         #[arg(long)]
         kib: Option<u64>,
+        /// The snapshot file to write (`save` only).
+        file: Option<PathBuf>,
     },
 }
 
@@ -88,11 +94,13 @@ enum Action {
     SetMemory,
     /// The balloon's size and the guest's memory statistics, as JSON.
     MemoryStats,
+    /// Write the VM to a snapshot file and end it.
+    Save,
 }
 
 impl Action {
-    fn request(self, kib: Option<u64>) -> Result<Request> {
-        Ok(match self {
+    fn request(self, kib: Option<u64>, file: Option<&Path>) -> Result<Request> {
+        let request = match self {
             Action::Status => Request::Status,
             Action::Shutdown => Request::Shutdown,
             Action::Reboot => Request::Reboot,
@@ -106,8 +114,23 @@ impl Action {
                 kib: kib.ok_or_else(|| anyhow!("set-memory needs --kib"))?,
             },
             Action::MemoryStats => Request::MemoryStats,
-        })
+            Action::Save => {
+                let file = file.context("save needs the snapshot file to write")?;
+                return Ok(Request::Save {
+                    path: absolute(file)?,
+                });
+            }
+        };
+        if file.is_some() {
+            bail!("only save takes a file");
+        }
+        Ok(request)
     }
+}
+
+/// `path` made absolute against the current folder (the VMM has its own).
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("bad path {}", path.display()))
 }
 
 fn main() {
@@ -115,16 +138,24 @@ fn main() {
     let code = match cli.command {
         Command::Run {
             domain,
+            restore,
             socket,
             state_file,
             serial_log,
-        } => run(&domain, &socket, state_file, serial_log),
+        } => run(
+            domain.as_deref(),
+            restore.as_deref(),
+            &socket,
+            state_file,
+            serial_log,
+        ),
         Command::Ctl {
             socket,
             state_file,
             action,
             kib,
-        } => ctl(&socket, state_file.as_deref(), action, kib),
+            file,
+        } => ctl(&socket, state_file.as_deref(), action, kib, file.as_deref()),
     };
     match code {
         Ok(code) => std::process::exit(code),
@@ -136,18 +167,30 @@ fn main() {
 }
 
 fn run(
-    domain: &Path,
+    domain: Option<&Path>,
+    restore: Option<&Path>,
     socket: &Path,
     state_file: Option<PathBuf>,
     serial_log: Option<PathBuf>,
 ) -> Result<i32> {
     // Before any thread exists, so that every thread inherits the mask.
     let termination = block_termination_signals()?;
-    // Everything that can be checked is checked before anything is created.
-    let xml = std::fs::read_to_string(domain)
-        .with_context(|| format!("cannot read domain definition {}", domain.display()))?;
+    // Everything that can be checked is checked before anything is created:
+    // a snapshot completely (checksum included), a kernel by its header.
+    let saved = match restore {
+        Some(path) => Some(snapshot::inspect(path)?),
+        None => None,
+    };
+    let xml = match (domain, &saved) {
+        (Some(domain), _) => std::fs::read_to_string(domain)
+            .with_context(|| format!("cannot read domain definition {}", domain.display()))?,
+        (None, Some(info)) => info.domain_xml.clone(),
+        (None, None) => bail!("--domain or --restore is needed"),
+    };
     let config = VmConfig::from_domain_xml(&xml)?;
-    check_boot_files(&config)?;
+    if saved.is_none() {
+        check_boot_files(&config)?;
+    }
     if let Some(host) = host_memory_bytes() {
         if config.memory_bytes > host {
             bail!(
@@ -206,6 +249,13 @@ fn run(
             None => machine,
         })
         .map_err(anyhow::Error::from)
+        .map(|machine| {
+            let machine = machine.with_domain_xml(xml);
+            match restore {
+                Some(path) => machine.with_restore(path.to_path_buf()),
+                None => machine,
+            }
+        })
         .and_then(|machine| {
             let handler = machine.handler();
             server.serve(Arc::clone(&handler))?;
@@ -233,6 +283,10 @@ fn run(
         Outcome::Crashed(reason) => {
             eprintln!("hangar-vmm: VM crashed: {reason}");
             EXIT_CRASHED
+        }
+        Outcome::Saved(path) => {
+            eprintln!("hangar-vmm: VM saved to {}", path.display());
+            0
         }
     })
 }
@@ -289,8 +343,14 @@ fn print_status(s: &VmStatus) {
     }
 }
 
-fn ctl(socket: &Path, state_file: Option<&Path>, action: Action, kib: Option<u64>) -> Result<i32> {
-    let (reply, stream) = match request(socket, action.request(kib)?) {
+fn ctl(
+    socket: &Path,
+    state_file: Option<&Path>,
+    action: Action,
+    kib: Option<u64>,
+    file: Option<&Path>,
+) -> Result<i32> {
+    let (reply, stream) = match request(socket, action.request(kib, file)?) {
         Ok(r) => r,
         Err(e) => {
             // No VMM answers: the state file says how it ended, or that it died.

@@ -6,7 +6,7 @@ use super::arch::{self, initrd_address, layout, AcpiConfig, ArchError, BootEntry
 use super::config::VmConfig;
 use super::console::ConsoleHub;
 use super::device_manager::virtio::{devices_from_config, VirtioDevices};
-use super::device_manager::{DeviceError, I8042Keyboard, LegacyDevices};
+use super::device_manager::{DeviceError, GuestEventSink, I8042Keyboard, LegacyDevices};
 use super::devices::virtio::balloon::BalloonControl;
 use super::display::framebuffer::LinearFramebufferInfo;
 use super::display::{Display, InputSink};
@@ -56,6 +56,12 @@ pub enum BuildError {
     /// Devices.
     #[error(transparent)]
     Device(#[from] DeviceError),
+    /// The snapshot to restore cannot be used.
+    #[error(transparent)]
+    Snapshot(#[from] crate::vmm::snapshot::SnapshotError),
+    /// KVM refused the saved state.
+    #[error("cannot restore the saved VM: {0}")]
+    Persist(#[from] crate::vmm::vstate::persist::PersistError),
     /// A vCPU could not be created or started.
     #[error("vCPU {index}: {reason}")]
     Vcpu {
@@ -101,9 +107,10 @@ pub struct Instance {
     pub devices: LegacyDevices,
     /// The virtio devices on the PCI bus.
     pub virtio: VirtioDevices,
-    // Declared after the vCPUs so that it is dropped after them.
-    _vm: Vm,
-    _memory: GuestMemoryMmap,
+    /// The KVM VM; declared after the vCPUs so that it is dropped after them.
+    pub vm: Vm,
+    /// Guest memory, dropped last.
+    pub memory: GuestMemoryMmap,
 }
 
 impl Instance {
@@ -113,6 +120,33 @@ impl Instance {
         // Device workers end before the VM and its memory go away.
         self.virtio.stop();
     }
+}
+
+/// Where the devices of boot `generation` report power-off and reset.
+pub fn guest_event_sink(events: &Sender<MachineEvent>, generation: u64) -> GuestEventSink {
+    let events = events.clone();
+    Arc::new(move |event: GuestEvent| {
+        let _ = events.send(MachineEvent::Guest { generation, event });
+    })
+}
+
+/// Maps `display`'s framebuffer into `vm` and gives it the keyboard.
+pub fn attach_display(
+    vm: &mut Vm,
+    devices: &LegacyDevices,
+    display: Option<&Arc<Display>>,
+) -> Result<Option<LinearFramebufferInfo>, BuildError> {
+    let Some(display) = display else {
+        return Ok(None);
+    };
+    let dirty_log = vm.add_framebuffer(display.memory(), layout::FRAMEBUFFER_START)?;
+    let keyboard: Arc<dyn InputSink> = Arc::new(I8042Keyboard(Arc::clone(&devices.i8042)));
+    display.attach(Some(dirty_log), Some(keyboard));
+    Ok(Some(LinearFramebufferInfo {
+        base: layout::FRAMEBUFFER_START,
+        size: display.memory().len() as u64,
+        mode: display.mode(),
+    }))
 }
 
 /// Builds and starts boot number `generation` of the machine, with its
@@ -128,34 +162,19 @@ pub fn build(
 ) -> Result<Instance, BuildError> {
     let memory = create_guest_memory(config.memory_bytes)?;
     let mut vm = Vm::new(kvm, &memory)?;
-    let guest_events = {
-        let events = events.clone();
-        move |event: GuestEvent| {
-            let _ = events.send(MachineEvent::Guest { generation, event });
-        }
-    };
     let virtio = VirtioDevices::create(
         &vm,
         &memory,
         devices_from_config(&config.devices, balloon).map_err(DeviceError::from)?,
     )
     .map_err(DeviceError::from)?;
-    let devices = LegacyDevices::create(&vm, hub, Arc::new(guest_events), |io, mmio| {
-        virtio.attach(io, mmio)
-    })?;
-    let framebuffer = match display {
-        Some(display) => {
-            let dirty_log = vm.add_framebuffer(display.memory(), layout::FRAMEBUFFER_START)?;
-            let keyboard: Arc<dyn InputSink> = Arc::new(I8042Keyboard(Arc::clone(&devices.i8042)));
-            display.attach(Some(dirty_log), Some(keyboard));
-            Some(LinearFramebufferInfo {
-                base: layout::FRAMEBUFFER_START,
-                size: display.memory().len() as u64,
-                mode: display.mode(),
-            })
-        }
-        None => None,
-    };
+    let devices = LegacyDevices::create(
+        &vm,
+        hub,
+        guest_event_sink(events, generation),
+        |io, mmio| virtio.attach(io, mmio),
+    )?;
+    let framebuffer = attach_display(&mut vm, &devices, display)?;
 
     // Kernel, initrd, command line, zero page, ACPI.
     let mut kernel = open("kernel", &config.kernel)?;
@@ -240,8 +259,8 @@ pub fn build(
         vcpus,
         devices,
         virtio,
-        _vm: vm,
-        _memory: memory,
+        vm,
+        memory,
     })
 }
 

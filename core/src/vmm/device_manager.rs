@@ -9,6 +9,7 @@ use super::console::{ConsoleHub, ConsoleInput};
 use super::devices::legacy::{AcpiPm, IrqEvent, SerialDevice, I8042};
 use super::devices::{Bus, BusError};
 use super::display::InputSink;
+use super::snapshot::{DeviceStates, SerialRegs};
 use super::vstate::vm::{Vm, VmError};
 use super::GuestEvent;
 use std::sync::{Arc, Mutex, Weak};
@@ -25,6 +26,9 @@ pub enum DeviceError {
     /// The virtio devices.
     #[error(transparent)]
     Virtio(#[from] virtio::VirtioSetupError),
+    /// A saved device state cannot be applied.
+    #[error("cannot restore the {0}")]
+    Restore(String),
 }
 
 /// Reports guest-initiated machine events (power-off, reset).
@@ -66,10 +70,54 @@ impl LegacyDevices {
         guest_events: GuestEventSink,
         attach: impl FnOnce(&mut Bus, &mut Bus) -> Result<(), BusError>,
     ) -> Result<Self, DeviceError> {
-        let serial = Arc::new(Mutex::new(SerialDevice::new(
-            IrqEvent(vm.irq_eventfd(layout::COM1_IRQ)?),
-            Arc::clone(hub),
-        )));
+        Self::build(vm, hub, guest_events, None, attach)
+    }
+
+    /// Creates the devices in the states saved in a snapshot.
+    pub fn restore(
+        vm: &Vm,
+        hub: &Arc<ConsoleHub>,
+        guest_events: GuestEventSink,
+        saved: &DeviceStates,
+        attach: impl FnOnce(&mut Bus, &mut Bus) -> Result<(), BusError>,
+    ) -> Result<Self, DeviceError> {
+        Self::build(vm, hub, guest_events, Some(saved), attach)
+    }
+
+    /// The devices' states, for a snapshot (virtio devices are added by
+    /// their own manager).
+    pub fn save_state(&self) -> DeviceStates {
+        let serial = self
+            .serial
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .state();
+        DeviceStates {
+            serial: SerialRegs::from(&serial),
+            i8042: self.i8042.lock().unwrap_or_else(|e| e.into_inner()).state(),
+            acpi_pm: self.pm.lock().unwrap_or_else(|e| e.into_inner()).state(),
+            virtio: Vec::new(),
+        }
+    }
+
+    fn build(
+        vm: &Vm,
+        hub: &Arc<ConsoleHub>,
+        guest_events: GuestEventSink,
+        saved: Option<&DeviceStates>,
+        attach: impl FnOnce(&mut Bus, &mut Bus) -> Result<(), BusError>,
+    ) -> Result<Self, DeviceError> {
+        let serial_irq = IrqEvent(vm.irq_eventfd(layout::COM1_IRQ)?);
+        let serial = match saved {
+            Some(s) => SerialDevice::from_state(
+                serial_irq,
+                Arc::clone(hub),
+                &vm_superio::serial::SerialState::from(&s.serial),
+            )
+            .map_err(DeviceError::Restore)?,
+            None => SerialDevice::new(serial_irq, Arc::clone(hub)),
+        };
+        let serial = Arc::new(Mutex::new(serial));
         let input: Arc<dyn ConsoleInput> = serial.clone();
         let weak: Weak<dyn ConsoleInput> = Arc::downgrade(&input);
         hub.set_input(weak);
@@ -84,6 +132,16 @@ impl LegacyDevices {
             vm.level_irq(layout::SCI_IRQ),
             Box::new(move || power_off(GuestEvent::PowerOff)),
         )));
+
+        if let Some(s) = saved {
+            i8042
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .restore(&s.i8042);
+            pm.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .restore(s.acpi_pm);
+        }
 
         let mut io_bus = Bus::new();
         io_bus.insert(serial.clone(), u64::from(layout::COM1_PORT), 8)?;

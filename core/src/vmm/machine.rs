@@ -8,13 +8,19 @@ use super::console::ConsoleHub;
 use super::control::{ControlHandler, Event, Request, VmState, VmStatus};
 use super::devices::virtio::balloon::BalloonControl;
 use super::display::Display;
+use super::save_restore::{restore, save, StoppedMachine};
 use super::status::StatusBoard;
 use super::vstate::vcpu::install_kick_handler;
+use super::vstate::vcpu::VcpuSet;
 use super::{GuestEvent, MachineEvent, VmmError};
 use kvm_ioctls::Kvm;
-use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// How long a control client waits for a save to finish.
+pub const SAVE_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// How the VM ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,12 +29,26 @@ pub enum Outcome {
     Shutoff(String),
     /// Triple fault, KVM error, or a reboot that could not be built.
     Crashed(String),
+    /// Written to a snapshot file (its path) and ended.
+    Saved(PathBuf),
 }
+
+/// The reason the state file gives for a VM that ended saved.
+pub const SAVED_REASON: &str = "saved";
 
 /// What supervising one boot led to.
 enum Next {
     Restart,
     End(Outcome),
+    /// Save to the path, answering on the channel.
+    Save(PathBuf, SyncSender<Result<(), String>>),
+}
+
+/// Per-boot state the supervisor keeps across a failed save.
+#[derive(Default)]
+struct BootFlags {
+    reboot_requested: bool,
+    paused: bool,
 }
 
 /// A VM: its configuration, console and status, across reboots.
@@ -42,6 +62,10 @@ pub struct Machine {
     display: Option<Arc<Display>>,
     /// The virtio balloon's handle, kept across reboots (`setmem`'s target stays).
     balloon: Option<BalloonControl>,
+    /// The domain XML, stored in snapshots.
+    domain_xml: String,
+    /// A snapshot to start from instead of booting.
+    restore_from: Option<PathBuf>,
 }
 
 impl Machine {
@@ -75,12 +99,26 @@ impl Machine {
             events_rx,
             display: None,
             balloon,
+            domain_xml: String::new(),
+            restore_from: None,
         })
     }
 
     /// Gives the guest `display` as its screen and keyboard (every boot).
     pub fn with_display(mut self, display: Arc<Display>) -> Self {
         self.display = Some(display);
+        self
+    }
+
+    /// The domain XML the VM runs with (stored in snapshots it saves).
+    pub fn with_domain_xml(mut self, xml: String) -> Self {
+        self.domain_xml = xml;
+        self
+    }
+
+    /// Starts the VM from the snapshot at `path` instead of booting it.
+    pub fn with_restore(mut self, path: PathBuf) -> Self {
+        self.restore_from = Some(path);
         self
     }
 
@@ -96,36 +134,148 @@ impl Machine {
 
     /// Boots the guest and runs it until it ends. An error means the first
     /// boot could not be built (nothing ran).
-    pub fn run(self) -> Result<Outcome, BuildError> {
+    pub fn run(mut self) -> Result<Outcome, BuildError> {
         let mut generation = 0u64;
+        let mut restore_from = self.restore_from.take();
         loop {
             generation += 1;
             self.board.boot_started();
-            let instance = match build(
-                &self.kvm,
-                &self.config,
-                &self.hub,
-                &self.events_tx,
-                generation,
-                self.display.as_ref(),
-                self.balloon.as_ref(),
-            ) {
+            let built = match restore_from.take() {
+                Some(path) => restore(
+                    &self.kvm,
+                    &self.config,
+                    &self.hub,
+                    &self.events_tx,
+                    generation,
+                    &path,
+                    self.display.as_ref(),
+                    self.balloon.as_ref(),
+                ),
+                None => build(
+                    &self.kvm,
+                    &self.config,
+                    &self.hub,
+                    &self.events_tx,
+                    generation,
+                    self.display.as_ref(),
+                    self.balloon.as_ref(),
+                ),
+            };
+            let mut instance = match built {
                 Ok(i) => i,
                 Err(e) if generation == 1 => return Err(e),
                 Err(e) => return Ok(self.finish(Outcome::Crashed(format!("cannot reboot: {e}")))),
             };
             self.board.set_state(VmState::Running, None);
-            let next = self.supervise(&instance, generation);
-            instance.stop();
-            if let Some(display) = &self.display {
-                display.detach();
+            let mut flags = BootFlags::default();
+            loop {
+                match self.supervise(&instance, generation, &mut flags) {
+                    Next::Save(path, reply) => match self.save(instance, generation, &path) {
+                        Ok(()) => {
+                            self.detach_display();
+                            let _ = reply.send(Ok(()));
+                            return Ok(self.finish(Outcome::Saved(path)));
+                        }
+                        Err((e, back)) => {
+                            eprintln!("hangar-vmm: save failed: {e}");
+                            let _ = reply.send(Err(e));
+                            match back {
+                                Some(i) => instance = i,
+                                None => {
+                                    self.detach_display();
+                                    return Ok(self.finish(Outcome::Crashed(
+                                        "the vCPUs could not be restarted after a failed save"
+                                            .into(),
+                                    )));
+                                }
+                            }
+                            if flags.paused {
+                                instance.vcpus.pause();
+                            }
+                        }
+                    },
+                    Next::Restart => {
+                        instance.stop();
+                        self.detach_display();
+                        self.board
+                            .set_state(VmState::Starting, Some("reboot".into()));
+                        break;
+                    }
+                    Next::End(outcome) => {
+                        instance.stop();
+                        self.detach_display();
+                        return Ok(self.finish(outcome));
+                    }
+                }
             }
-            match next {
-                Next::Restart => self
-                    .board
-                    .set_state(VmState::Starting, Some("reboot".into())),
-                Next::End(outcome) => return Ok(self.finish(outcome)),
+        }
+    }
+
+    fn detach_display(&self) {
+        if let Some(display) = &self.display {
+            display.detach();
+        }
+    }
+
+    /// Stops the vCPUs and writes the machine to `path`. On failure the
+    /// vCPUs run again (the instance is handed back, if it could be).
+    #[allow(clippy::result_large_err)]
+    fn save(
+        &self,
+        instance: Instance,
+        generation: u64,
+        path: &Path,
+    ) -> Result<(), (String, Option<Instance>)> {
+        let was = self.board.get();
+        self.board.set_state(VmState::Paused, Some("saving".into()));
+        let Instance {
+            vcpus,
+            devices,
+            virtio,
+            vm,
+            memory,
+        } = instance;
+        let mut fds = vcpus.stop_and_take();
+        let result = save(
+            StoppedMachine {
+                kvm: &self.kvm,
+                domain_xml: &self.domain_xml,
+                vcpus: &mut fds,
+                vcpu_count: self.config.vcpus as usize,
+                vm: &vm,
+                devices: &devices,
+                virtio: &virtio,
+                memory: &memory,
+            },
+            path,
+        );
+        let error = match result {
+            Ok(size) => {
+                eprintln!("hangar-vmm: VM saved to {} ({size} bytes)", path.display());
+                return Ok(());
             }
+            Err(e) => e.to_string(),
+        };
+        let restarted = VcpuSet::start(
+            fds,
+            Arc::clone(&devices.io_bus),
+            Arc::clone(&devices.mmio_bus),
+            self.events_tx.clone(),
+            generation,
+        );
+        self.board.set_state(was.state, was.reason);
+        match restarted {
+            Ok(vcpus) => Err((
+                error,
+                Some(Instance {
+                    vcpus,
+                    devices,
+                    virtio,
+                    vm,
+                    memory,
+                }),
+            )),
+            Err(_) => Err((error, None)),
         }
     }
 
@@ -136,6 +286,9 @@ impl Machine {
         match &outcome {
             Outcome::Shutoff(r) => self.board.set_state(VmState::Shutoff, Some(r.clone())),
             Outcome::Crashed(r) => self.board.set_state(VmState::Crashed, Some(r.clone())),
+            Outcome::Saved(_) => self
+                .board
+                .set_state(VmState::Shutoff, Some(SAVED_REASON.into())),
         }
         outcome
     }
@@ -149,9 +302,7 @@ impl Machine {
         }
     }
 
-    fn supervise(&self, instance: &Instance, generation: u64) -> Next {
-        let mut reboot_requested = false;
-        let mut paused = false;
+    fn supervise(&self, instance: &Instance, generation: u64, flags: &mut BootFlags) -> Next {
         loop {
             let Ok(event) = self.events_rx.recv() else {
                 return Next::End(Outcome::Crashed("event channel closed".into()));
@@ -159,7 +310,7 @@ impl Machine {
             match event {
                 MachineEvent::Guest { generation: g, .. } if g != generation => {}
                 MachineEvent::Guest { event, .. } => match event {
-                    GuestEvent::PowerOff if reboot_requested => {
+                    GuestEvent::PowerOff if flags.reboot_requested => {
                         return self.after_reboot("guest rebooted on request")
                     }
                     GuestEvent::PowerOff => {
@@ -173,7 +324,7 @@ impl Machine {
                 },
                 MachineEvent::Control { request, reply } => {
                     let (result, next) = match request {
-                        Request::Shutdown | Request::Reboot if paused => {
+                        Request::Shutdown | Request::Reboot if flags.paused => {
                             (Err("the VM is paused; resume it first".to_string()), None)
                         }
                         Request::Shutdown => {
@@ -181,7 +332,7 @@ impl Machine {
                             (Ok(()), None)
                         }
                         Request::Reboot => {
-                            reboot_requested = true;
+                            flags.reboot_requested = true;
                             instance.devices.press_power_button();
                             (Ok(()), None)
                         }
@@ -193,22 +344,29 @@ impl Machine {
                                 Some(Next::End(Outcome::Shutoff("destroyed".into()))),
                             )
                         }
-                        Request::Suspend if paused => {
+                        Request::Suspend if flags.paused => {
                             (Err("the VM is already paused".into()), None)
                         }
                         Request::Suspend => {
                             instance.vcpus.pause();
-                            paused = true;
+                            flags.paused = true;
                             self.board
                                 .set_state(VmState::Paused, Some("suspended".into()));
                             (Ok(()), None)
                         }
-                        Request::Resume if !paused => (Err("the VM is not paused".into()), None),
+                        Request::Resume if !flags.paused => {
+                            (Err("the VM is not paused".into()), None)
+                        }
                         Request::Resume => {
                             instance.vcpus.resume();
-                            paused = false;
+                            flags.paused = false;
                             self.board.set_state(VmState::Running, None);
                             (Ok(()), None)
+                        }
+                        Request::Save { path } => {
+                            // Answered once the file is written (or not).
+                            instance.vcpus.pause();
+                            return Next::Save(path, reply);
                         }
                         Request::Status
                         | Request::Console
@@ -251,9 +409,18 @@ impl ControlHandler for MachineHandle {
         self.events
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .send(MachineEvent::Control { request, reply: tx })
+            .send(MachineEvent::Control {
+                request: request.clone(),
+                reply: tx,
+            })
             .map_err(|_| "the VM is not running".to_string())?;
-        rx.recv_timeout(Duration::from_secs(30))
+        // Saving writes all of guest memory: give it time.
+        let wait = if matches!(request, Request::Save { .. }) {
+            SAVE_TIMEOUT
+        } else {
+            Duration::from_secs(30)
+        };
+        rx.recv_timeout(wait)
             .map_err(|_| "the VM did not answer".to_string())?
     }
 

@@ -18,6 +18,7 @@ pub mod device_manager;
 pub mod devices;
 pub mod display;
 pub mod machine;
+pub mod save_restore;
 pub mod snapshot;
 pub mod status;
 pub mod vstate;

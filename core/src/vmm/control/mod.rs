@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::vmm::devices::virtio::balloon::{BalloonReport, GuestStats};
 
 /// One request to the VMM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Request {
     /// The VM's status.
@@ -45,6 +45,13 @@ pub enum Request {
     /// The balloon's size and the guest's memory statistics
     /// (answered with [`Reply::Memory`]).
     MemoryStats,
+    /// Pause the VM, write it to a snapshot file at `path` (absolute), and
+    /// end it as shut off with reason `saved`. On failure the VM goes on
+    /// as it was.
+    Save {
+        /// Where to write the snapshot.
+        path: std::path::PathBuf,
+    },
 }
 
 /// The state of the VM.

@@ -254,7 +254,7 @@ mod tests {
             self.board.get()
         }
         fn command(&self, request: Request) -> Result<(), String> {
-            self.commands.lock().expect("lock").push(request);
+            self.commands.lock().expect("lock").push(request.clone());
             if request == Request::Resume {
                 return Err("the VM is not paused".into());
             }

@@ -3,5 +3,6 @@
 
 pub mod irq_routing;
 pub mod memory;
+pub mod persist;
 pub mod vcpu;
 pub mod vm;

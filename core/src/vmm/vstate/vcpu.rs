@@ -86,7 +86,7 @@ pub fn install_kick_handler() -> Result<(), std::io::Error> {
 /// The running vCPU threads of one machine.
 pub struct VcpuSet {
     control: Arc<RunControl>,
-    threads: Vec<JoinHandle<()>>,
+    threads: Vec<JoinHandle<VcpuFd>>,
 }
 
 impl VcpuSet {
@@ -155,14 +155,22 @@ impl VcpuSet {
 
     /// Ends every vCPU thread and waits for them.
     pub fn stop(self) {
+        drop(self.stop_and_take());
+    }
+
+    /// Ends every vCPU thread and returns the vCPUs, in index order (for
+    /// saving their state, or starting them again). A vCPU whose thread
+    /// panicked is missing from the list.
+    pub fn stop_and_take(self) -> Vec<VcpuFd> {
         self.control.set(Wanted::Exit);
         while self.threads.iter().any(|t| !t.is_finished()) {
             self.kick_all();
             std::thread::sleep(Duration::from_millis(2));
         }
-        for t in self.threads {
-            let _ = t.join();
-        }
+        self.threads
+            .into_iter()
+            .filter_map(|t| t.join().ok())
+            .collect()
     }
 }
 
@@ -177,7 +185,7 @@ struct VcpuRunner {
 }
 
 impl VcpuRunner {
-    fn run(mut self) {
+    fn run(mut self) -> VcpuFd {
         while self.control.checkpoint() {
             let event = match self.fd.run() {
                 Ok(exit) => match exit {
@@ -235,6 +243,7 @@ impl VcpuRunner {
                 break;
             }
         }
+        self.fd
     }
 }
 

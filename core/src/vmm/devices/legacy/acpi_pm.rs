@@ -57,6 +57,13 @@ impl AcpiPm {
         self.state
     }
 
+    /// Puts the registers in the saved state `state` (from a snapshot); the
+    /// SCI line follows them.
+    pub fn restore(&mut self, state: AcpiPmState) {
+        self.state = state;
+        self.update_sci();
+    }
+
     /// Presses the power button: the guest sees it if it enabled the event.
     pub fn press_power_button(&mut self) {
         self.state.status |= PWRBTN;

@@ -97,6 +97,16 @@ impl I8042 {
         }
     }
 
+    /// Puts the controller in the saved state `state` (from a snapshot).
+    pub fn restore(&mut self, state: &I8042State) {
+        self.status = state.status;
+        self.ctr = state.ctr;
+        self.outport = state.outport;
+        self.output = state.output.iter().copied().collect();
+        self.pending_command = state.pending_command;
+        self.pending_kbd_command = state.pending_kbd_command;
+    }
+
     /// The controller's state, for saving.
     pub fn state(&self) -> I8042State {
         I8042State {

@@ -40,6 +40,20 @@ impl SerialDevice {
         }
     }
 
+    /// A UART in the saved state `state` (from a snapshot).
+    pub fn from_state(
+        irq: IrqEvent,
+        hub: Arc<ConsoleHub>,
+        state: &SerialState,
+    ) -> Result<Self, String> {
+        let serial = Serial::from_state(state, irq, NoEvents, ConsoleWriter(hub))
+            .map_err(|e| format!("serial port: {e:?}"))?;
+        Ok(SerialDevice {
+            serial,
+            pending: VecDeque::new(),
+        })
+    }
+
     /// The UART's registers, for saving.
     pub fn state(&self) -> SerialState {
         self.serial.state()
