@@ -35,6 +35,8 @@ pub enum Outcome {
 
 /// The reason the state file gives for a VM that ended saved.
 pub const SAVED_REASON: &str = "saved";
+/// The reason the state file gives for a VM running from a snapshot.
+pub const RESTORED_REASON: &str = "restored";
 
 /// What supervising one boot led to.
 enum Next {
@@ -137,6 +139,7 @@ impl Machine {
     pub fn run(mut self) -> Result<Outcome, BuildError> {
         let mut generation = 0u64;
         let mut restore_from = self.restore_from.take();
+        let restored = restore_from.is_some();
         loop {
             generation += 1;
             self.board.boot_started();
@@ -166,7 +169,8 @@ impl Machine {
                 Err(e) if generation == 1 => return Err(e),
                 Err(e) => return Ok(self.finish(Outcome::Crashed(format!("cannot reboot: {e}")))),
             };
-            self.board.set_state(VmState::Running, None);
+            let reason = (restored && generation == 1).then(|| RESTORED_REASON.to_string());
+            self.board.set_state(VmState::Running, reason);
             let mut flags = BootFlags::default();
             loop {
                 match self.supervise(&instance, generation, &mut flags) {

@@ -28,16 +28,35 @@ impl HangarDriver {
         canonical_xml: &str,
         paused: bool,
     ) -> Result<(), ApiError> {
+        self.launch_vmm(name, uuid, canonical_xml, paused, None)
+    }
+
+    /// Starts a VMM for `name` that boots `canonical_xml`, or resumes the VM
+    /// saved in `snapshot` (whose definition `canonical_xml` is).
+    pub(super) fn launch_vmm(
+        &mut self,
+        name: &str,
+        uuid: &str,
+        canonical_xml: &str,
+        paused: bool,
+        snapshot: Option<&std::path::Path>,
+    ) -> Result<(), ApiError> {
         let vmm = vm_process::vmm_binary()?;
         let mut live = crate::xml::parse_root(canonical_xml, "domain")?;
         let netns = self.plug_nics(name, &mut live)?;
-        let started = domain::canonical(&live)
-            .and_then(|xml| vm_process::start(&self.vm_files, name, &xml, &vmm, netns));
+        let started = domain::canonical(&live).and_then(|xml| match snapshot {
+            Some(file) => vm_process::start_restored(&self.vm_files, name, &xml, &vmm, netns, file),
+            None => vm_process::start(&self.vm_files, name, &xml, &vmm, netns),
+        });
         if let Err(e) = started {
             super::vm_nics::unplug_nics(&self.vm_files, name);
             return Err(e);
         }
-        self.lifecycle_event(name, uuid, DomainEvent::Started);
+        let event = match snapshot {
+            Some(_) => DomainEvent::Restored,
+            None => DomainEvent::Started,
+        };
+        self.lifecycle_event(name, uuid, event);
         if paused {
             vm_process::request(&self.vm_files, name, Request::Suspend)?;
             self.lifecycle_event(name, uuid, DomainEvent::Suspended);
@@ -71,6 +90,14 @@ impl HangarDriver {
             .ok_or_else(|| ApiError::not_found(ObjectKind::Domain, &name))?;
         let xml = domain::canonical(&entry.xml)?;
         let uuid = entry.uuid.clone();
+        if self.has_managed_save(&name) {
+            self.start_from_managed_save(&name, &uuid)?;
+            if paused {
+                vm_process::request(&self.vm_files, &name, Request::Suspend)?;
+                self.lifecycle_event(&name, &uuid, DomainEvent::Suspended);
+            }
+            return Ok(());
+        }
         self.launch(&name, &uuid, &xml, paused)
     }
 
@@ -123,9 +150,7 @@ impl HangarDriver {
                 self.start_domain(&domain, paused)?;
                 Ok(Reply::Done)
             }
-            Command::RestoreDomain { .. } => Err(ApiError::unsupported(
-                "hangar-vmm cannot restore a saved memory image",
-            )),
+            Command::RestoreDomain { path } => self.restore_domain(&path),
             Command::DomainConsoleSocket { domain } => {
                 let (name, _) = self.running_domain(&domain)?;
                 Ok(Reply::Text(
@@ -186,12 +211,8 @@ impl HangarDriver {
             Command::ShutdownDomain { domain } => self.request(&domain, Request::Shutdown),
             Command::RebootDomain { domain } => self.request(&domain, Request::Reboot),
             Command::ResetDomain { domain } => self.request(&domain, Request::Reset),
-            Command::SaveDomain { domain, .. } | Command::ManagedSave { domain } => {
-                self.running_domain(&domain)?;
-                Err(ApiError::unsupported(
-                    "hangar-vmm cannot save a running domain's memory",
-                ))
-            }
+            Command::SaveDomain { domain, path } => self.save_domain(&domain, Some(&path)),
+            Command::ManagedSave { domain } => self.save_domain(&domain, None),
             other => Err(ApiError::Internal(format!(
                 "not a domain lifecycle command: {other:?}"
             ))),

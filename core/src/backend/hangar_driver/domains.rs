@@ -24,7 +24,7 @@ pub(super) struct Known {
     pub run: RunState,
 }
 
-fn info(name: &str, known: &Known, autostart: bool) -> DomainInfo {
+fn info(name: &str, known: &Known, autostart: bool, managed_save: bool) -> DomainInfo {
     let def = &known.xml;
     let (vcpus, max_vcpus) = domain::vcpus(def);
     let cpu_time_ns = match (&known.run.status, known.run.is_active()) {
@@ -45,7 +45,7 @@ fn info(name: &str, known: &Known, autostart: bool) -> DomainInfo {
         memory_kib: domain::memory_kib(def),
         persistent: known.persistent,
         autostart,
-        managed_save: false,
+        managed_save,
         title: domain::title(def),
     }
 }
@@ -166,7 +166,12 @@ impl HangarDriver {
 
     pub(super) fn domain_info(&self, name: &str) -> Result<DomainInfo, ApiError> {
         let known = self.known_domain(name)?;
-        Ok(info(name, &known, self.store.domains.autostart(name)))
+        Ok(info(
+            name,
+            &known,
+            self.store.domains.autostart(name),
+            self.has_managed_save(name),
+        ))
     }
 
     fn define_domain(&mut self, xml: &str) -> Result<Reply, ApiError> {
@@ -242,7 +247,14 @@ impl HangarDriver {
             Command::ListDomains => Ok(Reply::Domains(
                 self.known_domains()
                     .iter()
-                    .map(|(n, k)| info(n, k, self.store.domains.autostart(n)))
+                    .map(|(n, k)| {
+                        info(
+                            n,
+                            k,
+                            self.store.domains.autostart(n),
+                            self.has_managed_save(n),
+                        )
+                    })
                     .collect(),
             )),
             Command::LookupDomain { domain } | Command::DomainInfo { domain } => {
@@ -251,10 +263,21 @@ impl HangarDriver {
             }
             Command::DefineDomain { xml } => self.define_domain(&xml),
             Command::CreateDomain { xml } => self.create_domain(&xml),
-            Command::UndefineDomain { domain, .. } => self.locked(|d| {
+            Command::UndefineDomain {
+                domain,
+                managed_save,
+            } => self.locked(|d| {
                 let name = d.domain_name(&domain)?;
                 if d.store.domains.get(&name).is_none() {
                     return Err(ApiError::invalid_op("cannot undefine transient domain"));
+                }
+                if d.has_managed_save(&name) {
+                    if !managed_save {
+                        return Err(ApiError::invalid_op(
+                            "Refusing to undefine while domain managed save image exists",
+                        ));
+                    }
+                    d.remove_managed_save(&name)?;
                 }
                 let running = d.known_domain(&name)?.run.is_active();
                 d.store.domains.remove(&name)?;
@@ -299,10 +322,7 @@ impl HangarDriver {
                 maximum,
                 scope,
             } => self.edit_domain(&domain, scope, |el| domain::set_vcpus(el, count, maximum)),
-            Command::ManagedSaveRemove { domain } => {
-                self.domain_name(&domain)?;
-                Ok(Reply::Done)
-            }
+            Command::ManagedSaveRemove { domain } => self.remove_managed_save(&domain),
             Command::AttachDevice { domain, xml, scope } => {
                 self.change_devices(&domain, &xml, scope, true)
             }

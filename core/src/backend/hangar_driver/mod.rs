@@ -16,6 +16,7 @@ mod memory;
 mod network_run;
 mod networks;
 mod pools;
+mod saved_state;
 mod vm_nics;
 mod vm_process;
 mod volumes;

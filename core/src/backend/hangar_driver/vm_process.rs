@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use crate::api::{ApiError, DomainEvent, DomainState, Event, EventSink};
 use crate::backend::store::atomic::{remove_durable, write_atomic};
 use crate::vmm::control::{self, Reply, Request, VmState, VmStatus};
+use crate::vmm::machine::{RESTORED_REASON, SAVED_REASON};
 use crate::vmm::status::{process_alive, read_state_file};
 
 /// How long a new VMM may take to build its VM before start gives up.
@@ -164,7 +165,11 @@ pub fn run_state(files: &VmFiles, name: &str) -> RunState {
     match status.state {
         VmState::Starting | VmState::Running if alive => RunState {
             state: DomainState::Running,
-            reason: "booted".to_string(),
+            reason: match status.reason.as_deref() {
+                Some(RESTORED_REASON) => "restored",
+                _ => "booted",
+            }
+            .to_string(),
             id: id(),
             status: Some(status),
         },
@@ -184,6 +189,7 @@ pub fn run_state(files: &VmFiles, name: &str) -> RunState {
         VmState::Shutoff => {
             let reason = match status.reason.as_deref() {
                 Some("destroyed") => "destroyed",
+                Some(SAVED_REASON) => "saved",
                 Some(r)
                     if r.starts_with("guest powered off") || r.starts_with("guest rebooted") =>
                 {
@@ -256,12 +262,36 @@ pub fn start(
     vmm: &Path,
     netns: Option<u32>,
 ) -> Result<u32, ApiError> {
+    start_vmm(files, name, xml, vmm, netns, None)
+}
+
+/// Like [`start`], but the VMM resumes the VM saved in `snapshot` (whose
+/// domain XML is `xml`) instead of booting it.
+pub fn start_restored(
+    files: &VmFiles,
+    name: &str,
+    xml: &str,
+    vmm: &Path,
+    netns: Option<u32>,
+    snapshot: &Path,
+) -> Result<u32, ApiError> {
+    start_vmm(files, name, xml, vmm, netns, Some(snapshot))
+}
+
+fn start_vmm(
+    files: &VmFiles,
+    name: &str,
+    xml: &str,
+    vmm: &Path,
+    netns: Option<u32>,
+    snapshot: Option<&Path>,
+) -> Result<u32, ApiError> {
     std::fs::create_dir_all(&files.dir).map_err(io_err("cannot create directory", &files.dir))?;
     clear_leftovers(files, name)?;
     let xml_path = files.xml(name);
     write_atomic(&xml_path, xml.as_bytes(), 0o600)
         .map_err(io_err("cannot write file", &xml_path))?;
-    let result = spawn_and_wait(files, name, vmm, netns);
+    let result = spawn_and_wait(files, name, vmm, netns, snapshot);
     if result.is_err() {
         let _ = clear_leftovers(files, name);
     }
@@ -273,6 +303,7 @@ fn spawn_and_wait(
     name: &str,
     vmm: &Path,
     netns: Option<u32>,
+    snapshot: Option<&Path>,
 ) -> Result<u32, ApiError> {
     let log_path = files.log(name);
     let log = std::fs::OpenOptions::new()
@@ -304,10 +335,11 @@ fn spawn_and_wait(
         .arg("--socket")
         .arg(files.socket(name))
         .arg("--state-file")
-        .arg(files.state(name))
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err);
+        .arg(files.state(name));
+    if let Some(snapshot) = snapshot {
+        command.arg("--restore").arg(snapshot);
+    }
+    command.stdin(Stdio::null()).stdout(log).stderr(log_err);
     // SAFETY: setsid is async-signal-safe and touches no memory of the
     // parent; it puts the VMM in its own session so it outlives us.
     unsafe {
@@ -444,6 +476,30 @@ pub fn request(files: &VmFiles, name: &str, req: Request) -> Result<(), ApiError
 pub fn destroy(files: &VmFiles, name: &str) -> Result<(), ApiError> {
     let pid = read_state_file(&files.state(name)).map(|s| s.pid);
     request(files, name, Request::Destroy)?;
+    wait_for_end(files, name, pid)
+}
+
+/// Asks a running domain's VMM to save the VM to `path` (absolute) and
+/// waits for it to end. A failed save leaves the domain running.
+pub fn save(files: &VmFiles, name: &str, path: &Path) -> Result<(), ApiError> {
+    let pid = read_state_file(&files.state(name)).map(|s| s.pid);
+    let save = Request::Save {
+        path: path.to_path_buf(),
+    };
+    match control::request(&files.socket(name), save) {
+        Ok((Reply::Error(message), _)) => return Err(ApiError::Internal(message)),
+        Ok(_) => {}
+        Err(e) => {
+            return Err(ApiError::Internal(format!(
+                "cannot reach the VMM of domain '{name}': {e}"
+            )))
+        }
+    }
+    wait_for_end(files, name, pid)
+}
+
+/// Waits until the VMM `pid` of `name` has ended.
+fn wait_for_end(files: &VmFiles, name: &str, pid: Option<u32>) -> Result<(), ApiError> {
     let began = Instant::now();
     while began.elapsed() < DESTROY_TIMEOUT {
         if !run_state(files, name).is_active() && pid.is_none_or(|p| !process_alive(p)) {
@@ -503,12 +559,15 @@ fn follow(files: &VmFiles, name: &str, uuid: &str, sink: &EventSink) {
     };
     let mut last = run_state(files, name).state;
     if let Ok((Reply::Ok, mut stream)) = control::request(&files.socket(name), Request::Events) {
-        while let Ok(control::Event::State { state, .. }) =
+        while let Ok(control::Event::State { state, reason }) =
             control::read_message::<control::Event>(&mut stream)
         {
             let event = match (last, state) {
                 (DomainState::Paused, VmState::Running) => Some(DomainEvent::Resumed),
                 (_, VmState::Paused) => Some(DomainEvent::Suspended),
+                (_, VmState::Shutoff) if reason.as_deref() == Some(SAVED_REASON) => {
+                    Some(DomainEvent::Saved)
+                }
                 (_, VmState::Shutoff) => Some(DomainEvent::Stopped),
                 (_, VmState::Crashed) => Some(DomainEvent::Crashed),
                 _ => None,
