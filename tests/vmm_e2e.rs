@@ -17,6 +17,8 @@ mod virtio_net;
 mod virtio_pci;
 #[path = "e2e/vnc.rs"]
 mod vnc;
+#[path = "e2e/snapshot.rs"]
+mod snapshot;
 
 use sandbox::{Options, Report, Sandbox, Scenario, ScenarioOutput};
 use std::path::Path;
@@ -31,6 +33,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(virtio_net::scenarios());
     all.extend(balloon::scenarios());
     all.extend(vnc::scenarios());
+    all.extend(snapshot::scenarios());
     all
 }
 
