@@ -23,6 +23,8 @@ use crate::vmm::status::{process_alive, read_state_file};
 
 /// How long a new VMM may take to build its VM before start gives up.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a VMM may take to load a snapshot (all of guest memory).
+const RESTORE_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long `destroy` waits for the VMM to end.
 const DESTROY_TIMEOUT: Duration = Duration::from_secs(20);
 /// How much of the VMM's log a failed start quotes.
@@ -392,12 +394,17 @@ fn spawn_and_wait(
                 return Ok(id);
             }
         }
-        if began.elapsed() > START_TIMEOUT {
+        let timeout = if snapshot.is_some() {
+            RESTORE_TIMEOUT
+        } else {
+            START_TIMEOUT
+        };
+        if began.elapsed() > timeout {
             let _ = child.kill();
             let _ = child.wait();
             return Err(ApiError::Internal(format!(
                 "hangar-vmm did not start the domain within {} s: {}",
-                START_TIMEOUT.as_secs(),
+                timeout.as_secs(),
                 log_tail(&log_path, log_start)
             )));
         }

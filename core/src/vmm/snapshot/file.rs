@@ -1,7 +1,7 @@
 //! The file's framing: header, sections, end record and checksum; atomic
 //! writing (temporary file, fsync, rename, fsync of the folder).
 
-use super::{Crc32, MachineState, SnapshotError};
+use super::{Checksum, MachineState, SnapshotError};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -59,7 +59,7 @@ pub struct SnapshotWriter {
     out: BufWriter<File>,
     tmp: PathBuf,
     path: PathBuf,
-    crc: Crc32,
+    crc: Checksum,
     written: u64,
     done: bool,
 }
@@ -93,7 +93,7 @@ impl SnapshotWriter {
             out: BufWriter::with_capacity(1 << 20, file),
             tmp,
             path: path.to_path_buf(),
-            crc: Crc32::new(),
+            crc: Checksum::new(),
             written: 0,
             done: false,
         };
@@ -180,7 +180,7 @@ impl Drop for SnapshotWriter {
 pub struct SnapshotReader {
     input: BufReader<File>,
     path: PathBuf,
-    crc: Crc32,
+    crc: Checksum,
     pos: u64,
     len: u64,
     /// Where the end record starts (everything before it is sections).
@@ -236,7 +236,7 @@ impl SnapshotReader {
             )));
         }
         file.seek(SeekFrom::Start(HEADER_LEN)).map_err(io)?;
-        let mut crc = Crc32::new();
+        let mut crc = Checksum::new();
         crc.update(&header);
         Ok(SnapshotReader {
             input: BufReader::with_capacity(1 << 20, file),

@@ -7,12 +7,14 @@
 //! starts from fresh (zeroed) memory.
 
 use super::{SectionKind, SnapshotError, SnapshotReader, SnapshotWriter};
-use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion};
+use vm_memory::{
+    GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion, GuestRegionMmap, MemoryRegionAddress,
+};
 
 /// Page size of the zero-page map.
 pub const PAGE: u64 = 4096;
-/// Bytes copied through the buffer at once.
-const CHUNK: u64 = 1 << 20;
+/// A page of zeroes to compare pages with.
+static ZERO_PAGE: [u8; PAGE as usize] = [0; PAGE as usize];
 
 /// A run of non-zero pages in one region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,58 +25,60 @@ pub struct Run {
     pub count: u64,
 }
 
-fn memory_error(path: &std::path::Path, e: impl std::fmt::Display) -> SnapshotError {
+fn no_mapping(path: &std::path::Path, start: u64) -> SnapshotError {
     SnapshotError::Io {
         op: "cannot access guest memory for",
         path: path.display().to_string(),
-        source: std::io::Error::other(e.to_string()),
+        source: std::io::Error::other(format!("RAM region {start:#x} has no host mapping")),
     }
 }
 
-/// The non-zero page runs of `[start, start + size)`.
-fn nonzero_runs(
-    memory: &GuestMemoryMmap,
-    start: u64,
-    size: u64,
+/// The host address of `region`'s first byte.
+fn host_address(
+    region: &GuestRegionMmap,
     path: &std::path::Path,
-) -> Result<Vec<Run>, SnapshotError> {
-    let mut runs: Vec<Run> = Vec::new();
-    let mut buf = vec![0u8; CHUNK as usize];
-    let mut offset = 0;
-    while offset < size {
-        let n = (size - offset).min(CHUNK);
-        let chunk = &mut buf[..n as usize];
-        memory
-            .read_slice(chunk, GuestAddress(start + offset))
-            .map_err(|e| memory_error(path, e))?;
-        for (i, page) in chunk.chunks(PAGE as usize).enumerate() {
-            if page.iter().all(|b| *b == 0) {
-                continue;
-            }
-            let index = offset / PAGE + i as u64;
-            match runs.last_mut() {
-                Some(run) if run.first + run.count == index => run.count += 1,
-                _ => runs.push(Run {
-                    first: index,
-                    count: 1,
-                }),
-            }
-        }
-        offset += n;
-    }
-    Ok(runs)
+) -> Result<*mut u8, SnapshotError> {
+    region
+        .get_host_address(MemoryRegionAddress(0))
+        .map_err(|_| no_mapping(path, region.start_addr().0))
 }
 
-/// Writes every RAM region of `memory` as a memory section.
+/// The non-zero page runs of `bytes`.
+fn nonzero_runs(bytes: &[u8]) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    for (index, page) in bytes.chunks(PAGE as usize).enumerate() {
+        // A slice comparison is a memcmp, fast even in debug builds.
+        if page == &ZERO_PAGE[..page.len()] {
+            continue;
+        }
+        let index = index as u64;
+        match runs.last_mut() {
+            Some(run) if run.first + run.count == index => run.count += 1,
+            _ => runs.push(Run {
+                first: index,
+                count: 1,
+            }),
+        }
+    }
+    runs
+}
+
+/// Writes every RAM region of `memory` as a memory section. Nothing may
+/// change guest memory meanwhile (the vCPUs and devices are stopped).
 pub fn write_regions(
     writer: &mut SnapshotWriter,
     memory: &GuestMemoryMmap,
 ) -> Result<(), SnapshotError> {
-    let path = writer_path(writer);
+    let path = writer.path().to_path_buf();
     for region in memory.iter() {
         let start = region.start_addr().0;
         let size = region.len();
-        let runs = nonzero_runs(memory, start, size, &path)?;
+        let host = host_address(region, &path)?;
+        // SAFETY: the mapping covers `size` bytes at `host` and lives as
+        // long as `memory`, borrowed for this whole function; the caller
+        // guarantees that no vCPU or device writes to it meanwhile.
+        let bytes = unsafe { std::slice::from_raw_parts(host.cast_const(), size as usize) };
+        let runs = nonzero_runs(bytes);
         let pages: u64 = runs.iter().map(|r| r.count).sum();
         let len = 24 + 16 * runs.len() as u64 + pages * PAGE;
         writer.begin(SectionKind::Memory, len)?;
@@ -87,25 +91,13 @@ pub fn write_regions(
             head.extend_from_slice(&run.count.to_le_bytes());
         }
         writer.put(&head)?;
-        let mut buf = vec![0u8; CHUNK as usize];
         for run in &runs {
-            let mut at = start + run.first * PAGE;
-            let end = at + run.count * PAGE;
-            while at < end {
-                let n = (end - at).min(CHUNK) as usize;
-                memory
-                    .read_slice(&mut buf[..n], GuestAddress(at))
-                    .map_err(|e| memory_error(&path, e))?;
-                writer.put(&buf[..n])?;
-                at += n as u64;
-            }
+            let from = (run.first * PAGE) as usize;
+            let to = ((run.first + run.count) * PAGE) as usize;
+            writer.put(&bytes[from..to])?;
         }
     }
     Ok(())
-}
-
-fn writer_path(writer: &SnapshotWriter) -> std::path::PathBuf {
-    writer.path().to_path_buf()
 }
 
 fn read_u64(reader: &mut SnapshotReader) -> Result<u64, SnapshotError> {
@@ -123,7 +115,6 @@ pub fn read_regions(
 ) -> Result<(), SnapshotError> {
     let regions: Vec<(u64, u64)> = memory.iter().map(|r| (r.start_addr().0, r.len())).collect();
     let mut seen = vec![false; regions.len()];
-    let mut buf = vec![0u8; CHUNK as usize];
     while let Some((kind, len)) = reader.next_section()? {
         if kind != SectionKind::Memory {
             return Err(reader.corrupt(format!("{kind:?} section among the memory")));
@@ -171,17 +162,20 @@ pub fn read_regions(
                 24 + 16 * count + pages * PAGE
             )));
         }
+        let region = memory
+            .iter()
+            .nth(index)
+            .ok_or_else(|| no_mapping(reader.path(), start))?;
+        let host = host_address(region, reader.path())?;
+        // SAFETY: the mapping covers `size` bytes at `host` and lives as
+        // long as `memory`, borrowed for this whole function; the memory is
+        // fresh and no vCPU or device exists yet to touch it.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(host, size as usize) };
         for run in &runs {
-            let mut at = start + run.first * PAGE;
-            let end = at + run.count * PAGE;
-            while at < end {
-                let n = (end - at).min(CHUNK) as usize;
-                reader.read(&mut buf[..n])?;
-                memory
-                    .write_slice(&buf[..n], GuestAddress(at))
-                    .map_err(|e| memory_error(reader.path(), e))?;
-                at += n as u64;
-            }
+            // The runs were checked to lie within the region.
+            let from = (run.first * PAGE) as usize;
+            let to = ((run.first + run.count) * PAGE) as usize;
+            reader.read(&mut bytes[from..to])?;
         }
     }
     if let Some(missing) = seen.iter().position(|s| !s) {

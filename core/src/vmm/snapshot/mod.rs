@@ -11,7 +11,7 @@
 //!          2 = machine state (JSON, see [`MachineState`]), always second
 //!          3 = one RAM region (see [`memory`]), one section per region
 //! end      tag 0xffffffff, 0, length 16, then: file length u64,
-//!          CRC-32 u32 of every byte before this payload, reserved u32
+//!          Adler-32 u32 of every byte before this payload, reserved u32
 //! ```
 //!
 //! A file that is shorter than its end record says, lacks the end record,
@@ -19,12 +19,12 @@
 //! with an error naming the file and what is wrong. Files are written to
 //! a temporary name, synced and renamed, so a failed save leaves no file.
 
-mod crc;
+mod checksum;
 mod file;
 pub mod memory;
 mod state;
 
-pub use crc::Crc32;
+pub use checksum::Checksum;
 pub use file::{SectionKind, SnapshotReader, SnapshotWriter, FORMAT_VERSION, MAGIC};
 pub use state::{
     DeviceStates, KvmPod, MachineState, MsrEntry, Raw, SerialRegs, VcpuState, VmKvmState,

@@ -215,8 +215,11 @@ pub fn restore_vcpu(vcpu: &VcpuFd, which: usize, state: &VcpuState) -> Result<()
     // SAFETY: the VM was checked with `check_xsave`: this host's XSAVE
     // area fits in the 4096 bytes of `kvm_xsave`, so KVM reads no further.
     unsafe { vcpu.set_xsave(&xsave) }.map_err(kvm_err(w("KVM_SET_XSAVE")))?;
-    vcpu.set_xcrs(&raw(&state.xcrs, "XCRs")?)
-        .map_err(kvm_err(w("KVM_SET_XCRS")))?;
+    let xcrs: kvm_bindings::kvm_xcrs = raw(&state.xcrs, "XCRs")?;
+    // A host without XSAVE reports no XCRs and refuses to set any.
+    if xcrs.nr_xcrs > 0 {
+        vcpu.set_xcrs(&xcrs).map_err(kvm_err(w("KVM_SET_XCRS")))?;
+    }
     vcpu.set_debug_regs(&raw(&state.debugregs, "debug registers")?)
         .map_err(kvm_err(w("KVM_SET_DEBUGREGS")))?;
     write_msrs(vcpu, &state.msrs, which)?;
