@@ -9,6 +9,8 @@
 mod balloon;
 #[path = "sandbox/mod.rs"]
 mod sandbox;
+#[path = "e2e/snapshot.rs"]
+mod snapshot;
 #[path = "e2e/virtio_blk.rs"]
 mod virtio_blk;
 #[path = "e2e/virtio_net.rs"]
@@ -17,8 +19,6 @@ mod virtio_net;
 mod virtio_pci;
 #[path = "e2e/vnc.rs"]
 mod vnc;
-#[path = "e2e/snapshot.rs"]
-mod snapshot;
 
 use sandbox::{Options, Report, Sandbox, Scenario, ScenarioOutput};
 use std::path::Path;
