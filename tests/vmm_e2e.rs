@@ -248,7 +248,7 @@ fn report() -> &'static Report {
             .run_with_host(
                 &all,
                 Duration::from_secs(600),
-                Duration::from_secs(2400),
+                Duration::from_secs(3600),
                 &actions,
             )
             .unwrap_or_else(|e| panic!("sandbox run: {e}"));

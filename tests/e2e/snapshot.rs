@@ -61,7 +61,7 @@ printf 'not a snapshot' >"$WORK/foreign.save"
 echo "FACT foreign_rc=$?"
 sed 's/^/FOREIGN /' "$WORK/foreign.out"
 # Saving to a folder that does not exist fails and the VM runs on.
-start_vm vs3 64 1 counter
+start_vm vs3 128 1 counter
 wait_for "$WORK/vs3.log" 'HANGAR-L2-COUNT 3' 240 || { show vs3; }
 ctl vs3 save /nonexistent/dir/x.save 2>&1 | sed 's/^/BADSAVE /'
 a=$(last_count "$WORK/vs3.log")
