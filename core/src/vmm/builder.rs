@@ -114,6 +114,37 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// Starts the vCPU threads of `fds` (already set up, for a fresh boot or
+    /// from a snapshot) over the devices' buses.
+    pub fn start(
+        fds: Vec<kvm_ioctls::VcpuFd>,
+        devices: LegacyDevices,
+        virtio: VirtioDevices,
+        vm: Vm,
+        memory: GuestMemoryMmap,
+        events: &Sender<MachineEvent>,
+        generation: u64,
+    ) -> Result<Instance, BuildError> {
+        let vcpus = VcpuSet::start(
+            fds,
+            Arc::clone(&devices.io_bus),
+            Arc::clone(&devices.mmio_bus),
+            events.clone(),
+            generation,
+        )
+        .map_err(|e| BuildError::Vcpu {
+            index: 0,
+            reason: format!("cannot start thread: {e}"),
+        })?;
+        Ok(Instance {
+            vcpus,
+            devices,
+            virtio,
+            vm,
+            memory,
+        })
+    }
+
     /// Stops the vCPUs and releases the VM and its memory.
     pub fn stop(self) {
         self.vcpus.stop();
@@ -244,24 +275,7 @@ pub fn build(
         arch::configure_vcpu(&fd, &memory, &cpuid, boot)?;
         fds.push(fd);
     }
-    let vcpus = VcpuSet::start(
-        fds,
-        Arc::clone(&devices.io_bus),
-        Arc::clone(&devices.mmio_bus),
-        events.clone(),
-        generation,
-    )
-    .map_err(|e| BuildError::Vcpu {
-        index: 0,
-        reason: format!("cannot start thread: {e}"),
-    })?;
-    Ok(Instance {
-        vcpus,
-        devices,
-        virtio,
-        vm,
-        memory,
-    })
+    Instance::start(fds, devices, virtio, vm, memory, events, generation)
 }
 
 fn load_initrd(

@@ -13,7 +13,6 @@ use super::display::Display;
 use super::snapshot::{self, memory, MachineState, SnapshotError, SnapshotReader};
 use super::vstate::memory::create_guest_memory;
 use super::vstate::persist::{self, PersistError};
-use super::vstate::vcpu::VcpuSet;
 use super::vstate::vm::Vm;
 use super::MachineEvent;
 use kvm_ioctls::{Kvm, VcpuFd};
@@ -175,22 +174,5 @@ pub fn restore(
         persist::restore_vcpu(&fd, index, saved)?;
         fds.push(fd);
     }
-    let vcpus = VcpuSet::start(
-        fds,
-        Arc::clone(&devices.io_bus),
-        Arc::clone(&devices.mmio_bus),
-        events.clone(),
-        generation,
-    )
-    .map_err(|e| BuildError::Vcpu {
-        index: 0,
-        reason: format!("cannot start thread: {e}"),
-    })?;
-    Ok(Instance {
-        vcpus,
-        devices,
-        virtio,
-        vm,
-        memory: guest_memory,
-    })
+    Instance::start(fds, devices, virtio, vm, guest_memory, events, generation)
 }
