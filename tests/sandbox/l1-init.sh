@@ -32,7 +32,12 @@ for s in /scenarios/[0-9]*.sh; do
     mkdir -p "$WORK"
     echo "=== HANGAR-SCENARIO-BEGIN $name ==="
     timeout "${SCENARIO_TIMEOUT:-300}" sh -c ". /scenarios/lib.sh; . $s" </dev/null 2>&1
-    echo "=== HANGAR-SCENARIO-END $name rc=$? ==="
+    rc=$?
+    # A scenario cut short by its timeout may leave its VMs running; end
+    # them so that the next scenario's process counts are its own.
+    left=$(pidof hangar-vmm)
+    [ -n "$left" ] && { echo "HANGAR-SCENARIO-LEFTOVER $name vmm=$left"; kill -9 $left; sleep 1; }
+    echo "=== HANGAR-SCENARIO-END $name rc=$rc ==="
 done
 echo "HANGAR-SANDBOX-DONE"
 poweroff -f
