@@ -220,6 +220,13 @@ fn an_active_balloon_asks_for_stats_and_interrupts_on_resize() {
     let control = balloon.control();
     // The worker reads the buffer queued at activation, then hands it back
     // when asked; the mock driver does not refill it, so the wait ends.
+    // Let it read that first buffer, so that the request below is the one
+    // that hands it back (not one racing the first read).
+    let start = std::time::Instant::now();
+    while control.report(Duration::ZERO).stats.is_none() && start.elapsed() < Duration::from_secs(5)
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let report = control.report(Duration::from_millis(300));
     assert_eq!(report.stats.and_then(|s| s.available), Some(300 << 20));
     assert!(report.last_update.is_some());
