@@ -117,6 +117,29 @@ pub enum VirtioError {
     },
 }
 
+/// Sorts the queues of an activation by index into `N` slots, refusing an
+/// index the device does not have; a slot stays `None` when the driver did
+/// not enable that queue.
+pub fn queues_by_index<const N: usize>(
+    device: &str,
+    queues: Vec<ActiveQueue>,
+) -> Result<[Option<ActiveQueue>; N], VirtioError> {
+    let mut slots: [Option<ActiveQueue>; N] = std::array::from_fn(|_| None);
+    for queue in queues {
+        let index = queue.index;
+        match slots.get_mut(usize::from(index)) {
+            Some(slot) => *slot = Some(queue),
+            None => {
+                return Err(VirtioError::BadActivation {
+                    device: device.to_string(),
+                    reason: format!("queue {index} does not exist"),
+                })
+            }
+        }
+    }
+    Ok(slots)
+}
+
 /// A virtio device behind any transport.
 pub trait VirtioDevice: Send {
     /// The virtio device type ([`device_type`]).

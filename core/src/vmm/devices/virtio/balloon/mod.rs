@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use vmm_sys_util::eventfd::EventFd;
 
 use super::{
-    device_type, features, Activation, ActiveQueue, InterruptCause, VirtioDevice, VirtioError,
-    VirtioInterrupt,
+    device_type, features, queues_by_index, Activation, ActiveQueue, InterruptCause, VirtioDevice,
+    VirtioError, VirtioInterrupt,
 };
 pub use stats::GuestStats;
 
@@ -40,9 +40,7 @@ pub mod balloon_features {
 
 /// Balloon page size: the protocol's frame numbers count 4 KiB pages.
 pub const PAGE_SIZE: u64 = 4096;
-/// Queue indexes.
-const INFLATE_QUEUE: u16 = 0;
-const DEFLATE_QUEUE: u16 = 1;
+/// Index of the stats queue (after inflate 0 and deflate 1).
 const STATS_QUEUE: u16 = 2;
 /// Ring size offered for every queue.
 const QUEUE_SIZE: u16 = 256;
@@ -310,20 +308,7 @@ impl VirtioDevice for Balloon {
                 reason: "already active".into(),
             });
         }
-        let (mut inflate, mut deflate, mut stats) = (None, None, None);
-        for queue in activation.queues {
-            match queue.index {
-                INFLATE_QUEUE => inflate = Some(queue),
-                DEFLATE_QUEUE => deflate = Some(queue),
-                STATS_QUEUE => stats = Some(queue),
-                other => {
-                    return Err(VirtioError::BadActivation {
-                        device: name,
-                        reason: format!("queue {other} does not exist"),
-                    })
-                }
-            }
-        }
+        let [inflate, deflate, stats] = queues_by_index::<3>(&name, activation.queues)?;
         let (Some(inflate), Some(deflate)) = (inflate, deflate) else {
             return Err(VirtioError::BadActivation {
                 device: name,

@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use vmm_sys_util::eventfd::EventFd;
 
 use super::{
-    device_type, features, Activation, ActiveQueue, InterruptCause, VirtioDevice, VirtioError,
-    VirtioInterrupt,
+    device_type, features, queues_by_index, Activation, ActiveQueue, InterruptCause, VirtioDevice,
+    VirtioError, VirtioInterrupt,
 };
 use crate::vmm::config::NetConfig;
 use crate::xml::MacAddr;
@@ -43,10 +43,6 @@ pub mod net_features {
 
 /// `VIRTIO_NET_S_LINK_UP` in the status field.
 const STATUS_LINK_UP: u16 = 1;
-/// Queue index of receive queue 0.
-const RX_QUEUE: u16 = 0;
-/// Queue index of transmit queue 0.
-const TX_QUEUE: u16 = 1;
 /// Ring size offered for both queues.
 const QUEUE_SIZE: u16 = 256;
 
@@ -181,21 +177,8 @@ impl VirtioDevice for Net {
                 reason: "already active".into(),
             });
         }
-        let mut rx = None;
-        let mut tx = None;
-        for queue in activation.queues {
-            match queue.index {
-                RX_QUEUE => rx = Some(queue),
-                TX_QUEUE => tx = Some(queue),
-                // Control or further queue pairs were not offered.
-                other => {
-                    return Err(VirtioError::BadActivation {
-                        device: name,
-                        reason: format!("queue {other} does not exist"),
-                    })
-                }
-            }
-        }
+        // Queue 0 receives, 1 transmits; control or further pairs were not offered.
+        let [rx, tx] = queues_by_index::<2>(&name, activation.queues)?;
         let (Some(rx), Some(tx)) = (rx, tx) else {
             return Err(VirtioError::BadActivation {
                 device: name,
