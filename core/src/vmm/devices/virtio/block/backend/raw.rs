@@ -81,6 +81,36 @@ fn advance(iovecs: &mut Vec<libc::iovec>, mut n: usize) {
     iovecs.drain(..drop);
 }
 
+/// Moves the bytes of `iovecs` at `offset` with `op` (preadv or pwritev),
+/// retrying short transfers and interruptions. `Ok(false)` when `op` moved
+/// nothing (end of file), with `iovecs` left at what remains.
+fn transfer(
+    fd: libc::c_int,
+    iovecs: &mut Vec<libc::iovec>,
+    offset: u64,
+    op: impl Fn(libc::c_int, *const libc::iovec, libc::c_int, libc::off_t) -> isize,
+) -> io::Result<bool> {
+    let mut pos = offset;
+    while !iovecs.is_empty() {
+        let count = iovecs.len().min(1024) as libc::c_int;
+        let off = libc::off_t::try_from(pos).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let n = op(fd, iovecs.as_ptr(), count, off);
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        if n == 0 {
+            return Ok(false);
+        }
+        pos += n as u64;
+        advance(iovecs, n as usize);
+    }
+    Ok(true)
+}
+
 impl DiskBackend for RawDisk {
     fn capacity(&self) -> u64 {
         self.capacity
@@ -95,57 +125,32 @@ impl DiskBackend for RawDisk {
 
     fn read(&mut self, offset: u64, bufs: &mut IoBuffers<'_>) -> io::Result<()> {
         let mut iovecs = bufs.iovecs().to_vec();
-        let mut pos = offset;
-        while !iovecs.is_empty() {
-            let count = iovecs.len().min(1024) as libc::c_int;
-            let off = libc::off_t::try_from(pos).map_err(|_| io::ErrorKind::InvalidInput)?;
-            // SAFETY: the iovecs describe memory that IoBuffers guarantees is
-            // mapped and writable for the duration of this call.
-            let n = unsafe { libc::preadv(self.file.as_raw_fd(), iovecs.as_ptr(), count, off) };
-            if n < 0 {
-                let err = io::Error::last_os_error();
-                if err.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(err);
+        // SAFETY: `transfer` only passes pointers into `iovecs`, which
+        // describe memory IoBuffers keeps mapped and writable for this call.
+        let op =
+            |fd, iov: *const libc::iovec, count, off| unsafe { libc::preadv(fd, iov, count, off) };
+        let done = transfer(self.file.as_raw_fd(), &mut iovecs, offset, op)?;
+        if !done {
+            // Past the end of a file that shrank under us: zeroes.
+            for v in &iovecs {
+                // SAFETY: as above, each iovec is valid writable memory.
+                unsafe { std::ptr::write_bytes(v.iov_base.cast::<u8>(), 0, v.iov_len) };
             }
-            if n == 0 {
-                // Past the end of a file that shrank under us: zeroes.
-                for v in &iovecs {
-                    // SAFETY: as above, each iovec is valid writable memory.
-                    unsafe { std::ptr::write_bytes(v.iov_base.cast::<u8>(), 0, v.iov_len) };
-                }
-                return Ok(());
-            }
-            pos += n as u64;
-            advance(&mut iovecs, n as usize);
         }
         Ok(())
     }
 
     fn write(&mut self, offset: u64, bufs: &IoBuffers<'_>) -> io::Result<()> {
         let mut iovecs = bufs.iovecs().to_vec();
-        let mut pos = offset;
-        while !iovecs.is_empty() {
-            let count = iovecs.len().min(1024) as libc::c_int;
-            let off = libc::off_t::try_from(pos).map_err(|_| io::ErrorKind::InvalidInput)?;
-            // SAFETY: the iovecs describe mapped memory (IoBuffers); pwritev
-            // only reads it.
-            let n = unsafe { libc::pwritev(self.file.as_raw_fd(), iovecs.as_ptr(), count, off) };
-            if n < 0 {
-                let err = io::Error::last_os_error();
-                if err.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(err);
-            }
-            if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            pos += n as u64;
-            advance(&mut iovecs, n as usize);
+        // SAFETY: `transfer` only passes pointers into `iovecs`, which
+        // describe mapped memory (IoBuffers); pwritev only reads it.
+        let op =
+            |fd, iov: *const libc::iovec, count, off| unsafe { libc::pwritev(fd, iov, count, off) };
+        if transfer(self.file.as_raw_fd(), &mut iovecs, offset, op)? {
+            Ok(())
+        } else {
+            Err(io::ErrorKind::WriteZero.into())
         }
-        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
