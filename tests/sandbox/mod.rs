@@ -478,6 +478,12 @@ impl Sandbox {
             std::thread::sleep(Duration::from_millis(200));
         }
         let raw = String::from_utf8_lossy(&fs::read(&log).unwrap_or_default()).into_owned();
+        // Kept after the run: a failing fact names its scenario, and the whole
+        // serial log (L1 and every guest) is what explains it.
+        let kept = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sandbox-serial.log");
+        if fs::write(&kept, &raw).is_ok() {
+            eprintln!("sandbox: serial log kept in {}", kept.display());
+        }
         let _ = fs::remove_dir_all(&run_dir);
         let mut report = parse_fenced(&raw);
         report.elapsed = start.elapsed();
