@@ -1,7 +1,8 @@
 //! Saving a running machine to a snapshot file and building a machine from
-//! one. Saving happens with every vCPU thread stopped; restoring builds the
-//! VM without loading a kernel: memory, devices, interrupt controllers,
-//! PIT and clock, then each vCPU, and only then starts the vCPU threads.
+//! one. Saving happens with every vCPU thread stopped and every virtio
+//! device paused; restoring builds the VM without loading a kernel: memory,
+//! devices, interrupt controllers, PIT and clock, then each vCPU, and only
+//! then starts the vCPU threads.
 
 use super::builder::{attach_display, guest_event_sink, BuildError, Instance};
 use super::config::VmConfig;
@@ -59,10 +60,32 @@ pub struct StoppedMachine<'a> {
 }
 
 /// Writes the machine to `path`; returns the file's size.
+///
+/// The virtio devices are paused first, before any vCPU, interrupt
+/// controller, device or memory state is read, so none of it changes while
+/// it is recorded (a disk request completing mid-save would otherwise land
+/// in memory after its ring was saved, and its interrupt after the LAPIC
+/// was). After a successful save they stay paused: the VM ends. After a
+/// failed one they run again, as the VM goes on.
 pub fn save(machine: StoppedMachine<'_>, path: &Path) -> Result<u64, SaveError> {
     if machine.vcpus.len() != machine.vcpu_count {
         return Err(SaveError::VcpuLost(machine.vcpus.len()));
     }
+    let virtio = machine.virtio;
+    let result = virtio
+        .pause()
+        .map_err(|e| SaveError::Virtio(e.to_string()))
+        .and_then(|()| save_paused(machine, path));
+    if result.is_err() {
+        if let Err(e) = virtio.resume() {
+            eprintln!("hangar-vmm: after the failed save: {e}");
+        }
+    }
+    result
+}
+
+/// [`save`] once the virtio devices are paused.
+fn save_paused(machine: StoppedMachine<'_>, path: &Path) -> Result<u64, SaveError> {
     persist::check_xsave(machine.vm.fd())?;
     let msr_indices = match machine.vcpus.first() {
         Some(first) => persist::msrs_to_save(machine.kvm, first)?,

@@ -158,8 +158,29 @@ impl VirtioDevices {
         }
     }
 
-    /// Records every device's state; the vCPUs must be paused. Devices keep
-    /// running afterwards.
+    /// Quiesces every device for a save (the vCPUs must be stopped): from
+    /// when this returns until [`VirtioDevices::resume`] no device touches
+    /// guest memory, a ring or an interrupt. On error some devices may be
+    /// paused: resume them.
+    pub fn pause(&self) -> Result<(), VirtioError> {
+        self.functions.iter().try_for_each(|(_, f)| lock(f).pause())
+    }
+
+    /// Starts every paused device again (after a failed save); returns the
+    /// first error, having tried them all.
+    pub fn resume(&self) -> Result<(), VirtioError> {
+        let mut first = Ok(());
+        for (_, f) in &self.functions {
+            let result = lock(f).resume();
+            if first.is_ok() {
+                first = result;
+            }
+        }
+        first
+    }
+
+    /// Records every device's state; the devices must be paused
+    /// ([`VirtioDevices::pause`]).
     pub fn save_state(&self) -> Result<Vec<SavedVirtioDevice>, VirtioError> {
         self.functions
             .iter()

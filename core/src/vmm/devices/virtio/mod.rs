@@ -107,6 +107,14 @@ pub enum VirtioError {
         /// Why.
         source: std::io::Error,
     },
+    /// The device cannot be paused or recorded for a save.
+    #[error("virtio {device}: cannot be saved: {reason}")]
+    Save {
+        /// Device name.
+        device: String,
+        /// Why.
+        reason: String,
+    },
     /// Saved state that does not fit the device.
     #[error("virtio {device}: saved state does not fit: {reason}")]
     BadState {
@@ -166,6 +174,14 @@ pub trait VirtioDevice: Send {
     /// Stops the device's worker and gives the queues back with their ring
     /// positions (for a reset, or to save them). Empty when not active.
     fn deactivate(&mut self) -> Vec<ActiveQueue>;
+
+    /// Makes what the device did on the host durable (a disk's write-back
+    /// caches reach the image). Called while the device is paused for a
+    /// save, so the snapshot and the host side agree; a failure fails the
+    /// save.
+    fn sync(&mut self) -> Result<(), VirtioError> {
+        Ok(())
+    }
 
     /// The device's own state for save/restore (not the queues: the
     /// transport saves those); `Null` when it has none.

@@ -207,6 +207,17 @@ impl VirtioDevice for Block {
         }
     }
 
+    fn sync(&mut self) -> Result<(), VirtioError> {
+        // While the I/O thread runs it owns the image and flushes on FLUSH.
+        match self.backend.as_mut() {
+            Some(backend) => backend.flush().map_err(|e| VirtioError::Save {
+                device: self.name.clone(),
+                reason: format!("cannot flush the image: {e}"),
+            }),
+            None => Ok(()),
+        }
+    }
+
     fn deactivate(&mut self) -> Vec<ActiveQueue> {
         let Some(worker) = self.worker.take() else {
             return Vec::new();

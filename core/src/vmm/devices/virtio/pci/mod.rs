@@ -148,6 +148,9 @@ pub struct VirtioPciDevice {
     msix_cap: usize,
     pci_cfg_cap: usize,
     active: bool,
+    /// The queues of a device paused for a save ([`VirtioPciDevice::pause`]):
+    /// its worker has ended and they wait here to be saved or resumed.
+    paused: Option<Vec<ActiveQueue>>,
     vm: Arc<VmFd>,
     memory: GuestMemoryMmap,
 }
@@ -263,6 +266,7 @@ impl VirtioPciDevice {
             msix_cap,
             pci_cfg_cap,
             active: false,
+            paused: None,
             vm: at.vm,
             memory: at.memory,
         })
@@ -284,6 +288,7 @@ impl VirtioPciDevice {
             self.device.deactivate();
             self.active = false;
         }
+        self.paused = None;
     }
 
     /// Builds the queues the driver enabled, in index order.

@@ -3,18 +3,31 @@
 //! configuration, ISR) plus the queues' ring positions and the device's
 //! own state.
 //!
-//! Saving needs the vCPUs paused: the device is deactivated to get its
-//! queues back with exact positions, recorded, and activated again with the
-//! same queues so the VM can go on (a save that ends the VM just drops it
-//! afterwards). Restoring happens on a function freshly built from the same
-//! domain configuration, before the vCPUs run.
+//! Saving goes in two steps. [`VirtioPciDevice::pause`] quiesces the
+//! device before anything of the VM is recorded: its worker finishes the
+//! requests it is serving, takes no new ones and ends, handing back the
+//! queues, which the function holds; the used index each queue published
+//! is written to guest memory once more, so the saved memory and the saved
+//! ring positions agree; the device's host side is made durable (a disk's
+//! caches written back). While paused nothing touches guest memory, raises
+//! an interrupt or moves a ring. [`VirtioPciDevice::save_state`] then
+//! records the held queues, and [`VirtioPciDevice::resume`] starts the
+//! device again on them when the save failed and the VM goes on (a save
+//! that ends the VM just drops the function). Restoring happens on a
+//! function freshly built from the same domain configuration, before the
+//! vCPUs run.
 
-use super::common_cfg::CommonCfg;
+use super::common_cfg::{status, CommonCfg};
 use super::{bar0, VirtioPciDevice};
 use crate::vmm::devices::pci::config::{command, PciConfigSpace};
 use crate::vmm::devices::pci::msix::MsixState;
-use crate::vmm::devices::virtio::{ActiveQueue, QueueSnapshot, VirtioError};
+use crate::vmm::devices::virtio::{
+    ActiveQueue, InterruptCause, QueueSnapshot, VirtioError, VirtioInterrupt,
+};
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::Ordering;
+use virtio_queue::QueueT;
+use vm_memory::{Bytes, GuestAddress};
 
 /// The saved state of one virtio-pci function.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,28 +51,87 @@ pub struct VirtioPciState {
 }
 
 impl VirtioPciDevice {
-    /// Records the function's state. The vCPUs must be paused. A running
-    /// device is stopped to read its queue positions and started again on
-    /// the same queues, so the VM can continue after the save.
-    pub fn save_state(&mut self) -> Result<VirtioPciState, VirtioError> {
-        let (msix, isr) = self.interrupt.save();
-        let mut queues = Vec::new();
+    /// Quiesces a running device for a save (see the module comment); the
+    /// vCPUs must be stopped. A device that is not running only has its
+    /// host side synced. An error leaves the device paused: the caller
+    /// resumes it.
+    pub fn pause(&mut self) -> Result<(), VirtioError> {
         if self.active {
-            let active = self.device.deactivate();
+            let queues = self.device.deactivate();
             self.active = false;
-            queues = active
-                .iter()
-                .map(|q| (q.index, QueueSnapshot::of(&q.queue)))
-                .collect();
-            self.activate_with(active)?;
+            for q in &queues {
+                self.publish_used_index(q)?;
+            }
+            self.paused = Some(queues);
         }
+        self.device.sync()
+    }
+
+    /// Starts a paused device again on the queues it held; nothing to do
+    /// for a device that was not paused. On failure the driver is told the
+    /// device needs a reset.
+    pub fn resume(&mut self) -> Result<(), VirtioError> {
+        let Some(queues) = self.paused.take() else {
+            return Ok(());
+        };
+        self.activate_with(queues).inspect_err(|_| {
+            self.common.device_status |= status::DEVICE_NEEDS_RESET;
+            let _ = self.interrupt.trigger(InterruptCause::Config);
+        })
+    }
+
+    /// Whether the device is paused for a save.
+    pub fn is_paused(&self) -> bool {
+        self.paused.is_some()
+    }
+
+    /// Writes `queue`'s used index (the device's count of used entries) to
+    /// the used ring in guest memory, where the driver reads it.
+    fn publish_used_index(&self, queue: &ActiveQueue) -> Result<(), VirtioError> {
+        let q = &queue.queue;
+        if !q.ready() {
+            return Ok(());
+        }
+        let at = q.used_ring().checked_add(2).map(GuestAddress);
+        at.and_then(|at| {
+            self.memory
+                .store(u16::to_le(q.next_used()), at, Ordering::Release)
+                .ok()
+        })
+        .ok_or_else(|| VirtioError::Save {
+            device: self.name.clone(),
+            reason: format!(
+                "queue {}: the used ring at {:#x} is outside guest memory",
+                queue.index,
+                q.used_ring()
+            ),
+        })
+    }
+
+    /// Records the function's state: registers, the device's own state and
+    /// the ring positions of the queues it holds. A running device must be
+    /// paused first ([`VirtioPciDevice::pause`]).
+    pub fn save_state(&self) -> Result<VirtioPciState, VirtioError> {
+        if self.active {
+            return Err(VirtioError::Save {
+                device: self.name.clone(),
+                reason: "it is running; pause it before saving".into(),
+            });
+        }
+        let (msix, isr) = self.interrupt.save();
+        let queues = self
+            .paused
+            .iter()
+            .flatten()
+            .map(|q| (q.index, QueueSnapshot::of(&q.queue)))
+            .collect();
         Ok(VirtioPciState {
             device_type: self.device.device_type(),
             config: self.config.clone(),
             msix,
             common: self.common.clone(),
             isr,
-            active: self.active,
+            active: self.paused.is_some(),
             queues,
             device: self.device.save_state(),
         })
@@ -88,7 +160,7 @@ impl VirtioPciDevice {
         {
             return Err(bad("queue or MSI-X vector count differs".into()));
         }
-        if self.active {
+        if self.active || self.paused.is_some() {
             return Err(bad("the device is already running".into()));
         }
         self.device.restore_state(&state.device)?;

@@ -199,10 +199,46 @@ fn driver_ok_starts_the_device_and_a_kick_fills_the_guest_buffer() {
     assert_eq!(used_idx, 1, "the request was answered");
     let len: u32 = mem.read_obj(GuestAddress(USED + 8)).expect("used len");
     assert_eq!(len, 64);
-    // Save while running: queue positions recorded, device still running.
+    // Saving needs the device paused.
+    let err = d.save_state().err().expect("a running device is not saved");
+    assert!(err.to_string().contains("pause it"), "{err}");
+    // The guest scribbles over the used index; pausing writes the device's
+    // count back, so saved memory and saved ring positions agree.
+    mem.write_obj(7u16, GuestAddress(USED + 2))
+        .expect("used idx");
+    d.pause().expect("pause");
+    assert!(d.is_paused() && !d.is_active());
+    let published: u16 = mem.read_obj(GuestAddress(USED + 2)).expect("used idx");
+    assert_eq!(published, 1, "the used index the device wrote");
+    // While paused a new buffer and a kick are left alone.
+    mem.write_obj(0u16, GuestAddress(AVAIL + 6))
+        .expect("ring[1]");
+    mem.write_obj(2u16, GuestAddress(AVAIL + 2))
+        .expect("avail idx");
+    w16(&mut d, VirtioPciDevice::notify_offset(0), 0);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let mut used_idx: u16 = mem.read_obj(GuestAddress(USED + 2)).expect("used idx");
+    assert_eq!(used_idx, 1, "nothing served while paused");
     let saved = d.save_state().expect("save");
-    assert!(saved.active && d.is_active());
+    assert!(saved.active);
     assert_eq!(saved.queues[0].1.next_used, 1);
+    assert_eq!(
+        saved.queues[0].1.next_avail, 1,
+        "the new buffer is not taken"
+    );
+    // Resumed (a failed save): the device serves what came meanwhile.
+    d.resume().expect("resume");
+    assert!(d.is_active() && !d.is_paused());
+    for _ in 0..500 {
+        used_idx = mem.read_obj(GuestAddress(USED + 2)).expect("used idx");
+        if used_idx == 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert_eq!(used_idx, 2, "the buffer queued while paused was answered");
+    d.resume().expect("resuming a running device does nothing");
+    assert!(d.is_active());
     // Reset: the device stops and the queue registers return to defaults.
     w16(&mut d, 0x14, 0);
     assert!(!d.is_active());
