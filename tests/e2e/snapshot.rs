@@ -2,6 +2,10 @@
 //! `hangar-vmm` directly, and through `hangarctl` on hangar:///session.
 //! The guest runs `hangar_mode=counter`: it prints `HANGAR-L2-COUNT n`
 //! every ~200 ms, so a restored guest must go on from the last n saved.
+//! In `snapshot-vmm` the guest (`hangar_mode=counterdisk`) also has a qcow2
+//! disk it reads and writes every tick, so requests are in flight when the
+//! save comes; the restored guest reads back (O_DIRECT, caches dropped)
+//! what it wrote before the save, writes more, and the image checks clean.
 
 use crate::sandbox::{Scenario, ScenarioOutput};
 use crate::{fact, scenario};
@@ -14,8 +18,16 @@ pub fn scenarios() -> Vec<Scenario> {
             r#"
 last_count() { grep -o 'HANGAR-L2-COUNT [0-9]*' "$1" 2>/dev/null | tail -1 | cut -d' ' -f2; }
 first_count() { grep -o 'HANGAR-L2-COUNT [0-9]*' "$1" 2>/dev/null | head -1 | cut -d' ' -f2; }
-start_vm vs1 128 2 counter
+# snapdisk_fact FACT LOG WHAT N: the md5 of LOG's last HANGAR-L2-SNAPDISK-WHAT N line.
+snapdisk_fact() {
+    echo "FACT $1=$(tr -d '\r' <"$2" | sed -n "s/.*HANGAR-L2-SNAPDISK-$3 $4 \([0-9a-f]\{32\}\)$/\1/p" | tail -1)"
+}
+disk_xml() { echo "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$1'/><target dev='vda' bus='virtio'/></disk>"; }
+qemu-img create -q -f qcow2 "$WORK/snap.qcow2" 16M
+EXTRA_DEVICES=$(disk_xml "$WORK/snap.qcow2") start_vm vs1 128 2 counterdisk
 wait_for "$WORK/vs1.log" 'HANGAR-L2-COUNT 10' 240 || { show vs1; exit 1; }
+snapdisk_fact disk_wrote0 "$WORK/vs1.log" WROTE 0
+snapdisk_fact disk_read0_before "$WORK/vs1.log" READ 0
 t0=$(date +%s)
 ctl vs1 save "$WORK/vs1.save" 2>&1 | sed 's/^/SAVE /'
 wait_exit vs1 120
@@ -35,6 +47,13 @@ echo "FACT first_after=$(first_count "$WORK/vr.log")"
 echo "FACT last_after=$(last_count "$WORK/vr.log")"
 echo "FACT restored_inits=$(count_lines "$WORK/vr.log" HANGAR-L2-INIT)"
 ctl vr status | sed 's/^/RESTORED /'
+# The restored guest reads what it wrote before the save, and writes and
+# reads on.
+guest_run vr 120 'snapdisk read 0; snapdisk write 1; snapdisk read 1' || show vr
+snapdisk_fact disk_read0_after "$WORK/vr.log" READ 0
+snapdisk_fact disk_wrote1 "$WORK/vr.log" WROTE 1
+snapdisk_fact disk_read1 "$WORK/vr.log" READ 1
+echo "FACT disk_errors=$(count_lines "$WORK/vr.log" HANGAR-L2-SNAPDISK-ERROR)"
 # A restored VM can be saved again and restored again.
 ctl vr save "$WORK/vr.save" 2>&1 | sed 's/^/SAVE2 /'
 wait_exit vr 120
@@ -47,8 +66,22 @@ echo "FACT last_before2=$(last_count "$WORK/vr.log")"
 wait_for "$WORK/vr2.log" 'HANGAR-L2-COUNT' 120 || { show vr2; }
 sleep 2
 echo "FACT first_after2=$(first_count "$WORK/vr2.log")"
+guest_run vr2 120 'snapdisk read 0; snapdisk read 1' || show vr2
+snapdisk_fact disk_read0_after2 "$WORK/vr2.log" READ 0
+snapdisk_fact disk_read1_after2 "$WORK/vr2.log" READ 1
+a=$(last_count "$WORK/vr2.log")
+sleep 2
+echo "FACT disk_counter_progress2=$(( $(last_count "$WORK/vr2.log") - a ))"
 ctl vr2 destroy
 wait_exit vr2 30
+# What the guest wrote reached the image, which checks clean.
+qemu-img check "$WORK/snap.qcow2" 2>&1 | sed 's/^/QCHECK /'
+echo "FACT disk_check_rc=$(qemu-img check -q "$WORK/snap.qcow2" >/dev/null 2>&1; echo $?)"
+qemu-img convert -O raw "$WORK/snap.qcow2" "$WORK/snap.raw"
+for n in 0 1; do
+    echo "FACT disk_host$n=$(dd if="$WORK/snap.raw" bs=1M skip=$n count=1 2>/dev/null | md5sum | cut -d' ' -f1)"
+done
+rm -f "$WORK/snap.raw"
 # Damaged files: refused before anything is created.
 size=$(wc -c <"$WORK/vs1.save")
 head -c $((size / 2)) "$WORK/vs1.save" >"$WORK/cut.save"
@@ -61,7 +94,8 @@ printf 'not a snapshot' >"$WORK/foreign.save"
 echo "FACT foreign_rc=$?"
 sed 's/^/FOREIGN /' "$WORK/foreign.out"
 # Saving to a folder that does not exist fails and the VM runs on.
-start_vm vs3 128 1 counter
+qemu-img create -q -f qcow2 "$WORK/snap3.qcow2" 16M
+EXTRA_DEVICES=$(disk_xml "$WORK/snap3.qcow2") start_vm vs3 128 1 counterdisk
 wait_for "$WORK/vs3.log" 'HANGAR-L2-COUNT 3' 240 || { show vs3; }
 ctl vs3 save /nonexistent/dir/x.save 2>&1 | sed 's/^/BADSAVE /'
 a=$(last_count "$WORK/vs3.log")
@@ -184,6 +218,42 @@ fn restored_guest_can_be_saved_and_restored_again() {
         "{before} -> {after}"
     );
     assert_eq!(fact(s, "vmm_processes"), "0");
+}
+
+/// A 32-digit md5 fact.
+fn md5_fact(s: &ScenarioOutput, name: &str) -> String {
+    let value = fact(s, name);
+    assert_eq!(value.len(), 32, "fact {name} is not an md5:\n{}", s.text);
+    value
+}
+
+#[test]
+fn restored_guest_reads_its_disk_and_writes_on() {
+    let s = scenario("snapshot-vmm");
+    let wrote0 = md5_fact(s, "disk_wrote0");
+    assert_eq!(md5_fact(s, "disk_read0_before"), wrote0, "before the save");
+    // Read with O_DIRECT after dropping the caches: from the device.
+    assert_eq!(
+        md5_fact(s, "disk_read0_after"),
+        wrote0,
+        "the restored guest reads what it wrote before the save"
+    );
+    let wrote1 = md5_fact(s, "disk_wrote1");
+    assert_ne!(wrote1, wrote0);
+    assert_eq!(md5_fact(s, "disk_read1"), wrote1, "written after restore");
+    assert_eq!(fact(s, "disk_errors"), "0", "{}", s.text);
+    // A second save and restore keeps both.
+    assert_eq!(md5_fact(s, "disk_read0_after2"), wrote0);
+    assert_eq!(md5_fact(s, "disk_read1_after2"), wrote1);
+    assert!(
+        number(s, "disk_counter_progress2") > 0,
+        "the guest's disk loop stalled after the second restore"
+    );
+    // The bytes reached the image, which qemu-img finds clean.
+    assert_eq!(fact(s, "disk_check_rc"), "0", "{}", s.text);
+    assert!(s.has("QCHECK No errors were found on the image."));
+    assert_eq!(fact(s, "disk_host0"), wrote0);
+    assert_eq!(fact(s, "disk_host1"), wrote1);
 }
 
 #[test]

@@ -209,6 +209,51 @@ fb)
     fi
     setsid sh -c 'exec </dev/tty1 >/dev/ttyS0 2>&1; exec sh' &
     ;;
+counterdisk)
+    # The snapshot scenario (tests/e2e/snapshot.rs): the counter of mode
+    # counter, run in the background with disk I/O on vda each tick (so
+    # requests are in flight when the host saves), and a shell on the
+    # console. `snapdisk write N` puts /tmp/patN (1 MiB, made at boot, so
+    # it is in the saved memory) on MiB N of vda; `snapdisk read N` reads
+    # MiB N back with O_DIRECT after dropping the caches. Both print the
+    # md5 on a HANGAR-L2-SNAPDISK- line the typed command does not contain.
+    load_module virtio_blk
+    for n in 0 1; do
+        awk "BEGIN { for (i = 0; i < 32768; i++) printf \"snap-$n-line-%019d\\n\", i }" >/tmp/pat$n
+    done
+    cat >/bin/snapdisk <<'EOF'
+#!/bin/sh
+case "$1" in
+write)
+    dd if=/tmp/pat$2 of=/dev/vda bs=1M seek="$2" count=1 oflag=direct conv=fsync 2>/dev/null ||
+        echo "HANGAR-L2-SNAPDISK-ERROR write $2"
+    echo "HANGAR-L2-SNAPDISK-WROTE $2 $(md5sum </tmp/pat$2 | cut -d' ' -f1)"
+    ;;
+read)
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+    echo "HANGAR-L2-SNAPDISK-READ $2 $(dd if=/dev/vda bs=1M skip="$2" count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)"
+    ;;
+esac
+EOF
+    chmod +x /bin/snapdisk
+    if [ -b /dev/vda ]; then
+        snapdisk write 0
+        snapdisk read 0
+    else
+        echo "HANGAR-L2-NO-DISK vda"
+    fi
+    (
+        i=0
+        while :; do
+            echo "HANGAR-L2-COUNT $i"
+            i=$((i + 1))
+            dd if=/dev/vda of=/dev/null bs=1M count=1 iflag=direct 2>/dev/null
+            dd if=/tmp/pat0 of=/dev/vda bs=1M seek=3 count=1 oflag=direct 2>/dev/null
+            sleep 0.2
+        done
+    ) &
+    ;;
 counter)
     i=0
     while :; do
