@@ -109,5 +109,19 @@ show() {
     cat "$WORK/$1.log" 2>/dev/null
     echo "--- hangar-vmm output of $1"
     cat "$WORK/$1.out" 2>/dev/null
+    threads "$1"
     echo "---"
+}
+
+# threads NAME: where each thread of NAME's hangar-vmm is, if it still runs
+# (name, state, kernel wait channel and stack): a stuck guest shows whether
+# its vCPU is inside KVM_RUN or waiting in the VMM.
+threads() {
+    for _p in /proc/[0-9]*; do
+        grep -qs -- "$WORK/$1.xml" "$_p/cmdline" || continue
+        for _t in "$_p"/task/*; do
+            echo "THREAD ${_t##*/} $(cat "$_t/comm" 2>/dev/null) $(sed -n 's/^State:\t//p' "$_t/status" 2>/dev/null) wchan=$(cat "$_t/wchan" 2>/dev/null)"
+            head -6 "$_t/stack" 2>/dev/null | sed 's/^/    /'
+        done
+    done
 }
