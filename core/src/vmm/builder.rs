@@ -5,9 +5,12 @@
 use super::arch::{self, initrd_address, layout, AcpiConfig, ArchError, BootEntry, BootImage};
 use super::config::VmConfig;
 use super::console::ConsoleHub;
-use super::device_manager::virtio::{devices_from_config, VirtioDevices};
-use super::device_manager::{DeviceError, GuestEventSink, I8042Keyboard, LegacyDevices};
+use super::device_manager::virtio::{devices_and_inputs_from_config, VirtioDevices};
+use super::device_manager::{
+    DeviceError, GuestEventSink, GuestInput, I8042Keyboard, LegacyDevices,
+};
 use super::devices::virtio::balloon::BalloonControl;
+use super::devices::virtio::input::InputHandle;
 use super::display::framebuffer::LinearFramebufferInfo;
 use super::display::{Display, InputSink};
 use super::vstate::memory::{create_guest_memory, MemoryError};
@@ -161,18 +164,23 @@ pub fn guest_event_sink(events: &Sender<MachineEvent>, generation: u64) -> Guest
     })
 }
 
-/// Maps `display`'s framebuffer into `vm` and gives it the keyboard.
+/// Maps `display`'s framebuffer into `vm` and gives it the keyboards and
+/// the pointer (the i8042 and the virtio-input devices `inputs`).
 pub fn attach_display(
     vm: &mut Vm,
     devices: &LegacyDevices,
     display: Option<&Arc<Display>>,
+    inputs: Vec<InputHandle>,
 ) -> Result<Option<LinearFramebufferInfo>, BuildError> {
     let Some(display) = display else {
         return Ok(None);
     };
     let dirty_log = vm.add_framebuffer(display.memory(), layout::FRAMEBUFFER_START)?;
-    let keyboard: Arc<dyn InputSink> = Arc::new(I8042Keyboard(Arc::clone(&devices.i8042)));
-    display.attach(Some(dirty_log), Some(keyboard));
+    let input: Arc<dyn InputSink> = Arc::new(GuestInput {
+        i8042: I8042Keyboard(Arc::clone(&devices.i8042)),
+        virtio: inputs,
+    });
+    display.attach(Some(dirty_log), Some(input));
     Ok(Some(LinearFramebufferInfo {
         base: layout::FRAMEBUFFER_START,
         size: display.memory().len() as u64,
@@ -193,19 +201,16 @@ pub fn build(
 ) -> Result<Instance, BuildError> {
     let memory = create_guest_memory(config.memory_bytes)?;
     let mut vm = Vm::new(kvm, &memory)?;
-    let virtio = VirtioDevices::create(
-        &vm,
-        &memory,
-        devices_from_config(&config.devices, balloon).map_err(DeviceError::from)?,
-    )
-    .map_err(DeviceError::from)?;
+    let (virtio_devices, inputs) =
+        devices_and_inputs_from_config(&config.devices, balloon).map_err(DeviceError::from)?;
+    let virtio = VirtioDevices::create(&vm, &memory, virtio_devices).map_err(DeviceError::from)?;
     let devices = LegacyDevices::create(
         &vm,
         hub,
         guest_event_sink(events, generation),
         |io, mmio| virtio.attach(io, mmio),
     )?;
-    let framebuffer = attach_display(&mut vm, &devices, display)?;
+    let framebuffer = attach_display(&mut vm, &devices, display, inputs)?;
 
     // Kernel, initrd, command line, zero page, ACPI.
     let mut kernel = open("kernel", &config.kernel)?;

@@ -7,6 +7,7 @@ pub mod virtio;
 use super::arch::layout;
 use super::console::{ConsoleHub, ConsoleInput};
 use super::devices::legacy::{AcpiPm, IrqEvent, SerialDevice, I8042};
+use super::devices::virtio::input::{InputHandle, InputKind};
 use super::devices::{Bus, BusError};
 use super::display::InputSink;
 use super::snapshot::{DeviceStates, SerialRegs};
@@ -43,6 +44,50 @@ impl InputSink for I8042Keyboard {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .key(scancode, down);
+    }
+}
+
+/// The guest's keyboards and pointer as the display's input.
+///
+/// Keys go to the last virtio keyboard (document order) whose driver is
+/// running, else to the i8042: QEMU likewise gives keys to the keyboard
+/// activated most recently, which is the virtio one once its driver has
+/// loaded, and to the PS/2 keyboard before (in the firmware, the boot
+/// loader, an initramfs without virtio_input). The pointer goes to the
+/// last running virtio tablet; without one it is dropped (there is no
+/// PS/2 mouse).
+pub struct GuestInput {
+    /// The PS/2 keyboard every machine has.
+    pub i8042: I8042Keyboard,
+    /// The virtio-input devices, in document order.
+    pub virtio: Vec<InputHandle>,
+}
+
+impl InputSink for GuestInput {
+    fn key(&self, scancode: u16, down: bool) {
+        let to_virtio = self
+            .virtio
+            .iter()
+            .rev()
+            .filter(|h| h.kind() == InputKind::Keyboard && h.is_active())
+            .any(|h| h.key(scancode, down));
+        if !to_virtio {
+            self.i8042.key(scancode, down);
+        }
+    }
+
+    fn pointer(&self, x: u16, y: u16, buttons: u8, width: u32, height: u32) {
+        // The first running tablet from the end takes it.
+        let _ = self
+            .virtio
+            .iter()
+            .rev()
+            .filter(|h| h.kind() == InputKind::Tablet)
+            .any(|h| h.pointer(x, y, buttons, width, height));
+    }
+
+    fn absolute_pointer(&self) -> bool {
+        self.virtio.iter().any(|h| h.kind() == InputKind::Tablet)
     }
 }
 

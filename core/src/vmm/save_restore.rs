@@ -7,7 +7,9 @@
 use super::builder::{attach_display, guest_event_sink, BuildError, Instance};
 use super::config::VmConfig;
 use super::console::ConsoleHub;
-use super::device_manager::virtio::{devices_from_config, SavedVirtioDevice, VirtioDevices};
+use super::device_manager::virtio::{
+    devices_and_inputs_from_config, SavedVirtioDevice, VirtioDevices,
+};
 use super::device_manager::{DeviceError, LegacyDevices};
 use super::devices::virtio::balloon::BalloonControl;
 use super::display::Display;
@@ -164,12 +166,10 @@ pub fn restore(
             path: path.display().to_string(),
             detail: format!("a virtio device's state cannot be decoded: {e}"),
         })?;
-    let virtio = VirtioDevices::create(
-        &vm,
-        &guest_memory,
-        devices_from_config(&config.devices, balloon).map_err(DeviceError::from)?,
-    )
-    .map_err(DeviceError::from)?;
+    let (virtio_devices, inputs) =
+        devices_and_inputs_from_config(&config.devices, balloon).map_err(DeviceError::from)?;
+    let virtio =
+        VirtioDevices::create(&vm, &guest_memory, virtio_devices).map_err(DeviceError::from)?;
     let devices = LegacyDevices::restore(
         &vm,
         hub,
@@ -181,7 +181,7 @@ pub fn restore(
         .restore_state(&saved_virtio)
         .map_err(DeviceError::from)?;
     // The screen's memory is not in the file: the guest repaints it.
-    attach_display(&mut vm, &devices, display)?;
+    attach_display(&mut vm, &devices, display, inputs)?;
     // The interrupt controllers after the devices wired their lines, so
     // the saved pin states win; the clock before any vCPU runs.
     persist::restore_vm(vm.fd(), &state.vm)?;

@@ -1,5 +1,5 @@
 //! The devices of a VM as `hangar-vmm` builds them, read from the domain's
-//! `<devices>`: disks, NICs, entropy, balloon and the display.
+//! `<devices>`: disks, NICs, entropy, balloon, input and the display.
 //!
 //! Only what the engine can build is accepted; anything else in the XML is
 //! left to the definition (the engine ignores controllers, channels, …) or,
@@ -7,8 +7,9 @@
 //! with the element named.
 
 use super::ConfigError;
+use crate::vmm::devices::virtio::input::InputKind;
 use crate::xml::domain::Domain;
-use crate::xml::domain::{Disk, DiskDevice, DiskType, Interface};
+use crate::xml::domain::{Disk, DiskDevice, DiskType, Input, Interface};
 use crate::xml::MacAddr;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -110,6 +111,8 @@ pub struct DeviceConfig {
     pub balloon: bool,
     /// `<memballoon autodeflate='on'>`: the guest deflates when out of memory.
     pub balloon_autodeflate: bool,
+    /// virtio-input devices in document order (see [`input_kind`]).
+    pub inputs: Vec<InputKind>,
     /// Framebuffer and VNC, when there is `<graphics>` or `<video>`.
     pub display: Option<DisplayConfig>,
 }
@@ -153,6 +156,7 @@ impl DeviceConfig {
             rng,
             balloon,
             balloon_autodeflate,
+            inputs: input_kinds(&devices.inputs)?,
             display: display_config(domain)?,
         })
     }
@@ -245,6 +249,52 @@ fn net_config(iface: &Interface) -> Result<NetConfig, ConfigError> {
             .map(str::to_string),
         link_up: iface.link_up.unwrap_or(true),
     })
+}
+
+fn input_kinds(inputs: &[Input]) -> Result<Vec<InputKind>, ConfigError> {
+    let mut kinds = Vec::new();
+    for input in inputs {
+        if let Some(kind) = input_kind(input)? {
+            kinds.push(kind);
+        }
+    }
+    Ok(kinds)
+}
+
+/// The virtio-input device an `<input>` becomes, if any:
+/// - `tablet` and `keyboard` on `bus='virtio'` are virtio-input devices;
+/// - on `bus='usb'` (virt-manager adds a USB tablet to every new VM with
+///   graphics) they become the same virtio devices: the engine has no USB
+///   controller, and the guest gets the absolute pointer it was meant to;
+/// - `bus='ps2'` keyboards and mice are the i8042 every machine has (libvirt
+///   adds them implicitly): nothing more to build;
+/// - a relative `mouse` on virtio or USB, `passthrough` and `evdev` are
+///   refused with the element named.
+pub fn input_kind(input: &Input) -> Result<Option<InputKind>, ConfigError> {
+    let bus = input
+        .bus
+        .as_deref()
+        .unwrap_or(match input.input_type.as_str() {
+            // libvirt's defaults on x86.
+            "tablet" => "usb",
+            "keyboard" | "mouse" => "ps2",
+            _ => "none",
+        });
+    let refuse = |why: String| ConfigError::Invalid {
+        what: "<input>",
+        why,
+    };
+    match (input.input_type.as_str(), bus) {
+        ("keyboard" | "mouse", "ps2") => Ok(None),
+        ("tablet", "virtio" | "usb") => Ok(Some(InputKind::Tablet)),
+        ("keyboard", "virtio" | "usb") => Ok(Some(InputKind::Keyboard)),
+        ("mouse", "virtio" | "usb") => Err(refuse(format!(
+            "a relative mouse on bus '{bus}' is not supported (use type='tablet')"
+        ))),
+        (kind, bus) => Err(refuse(format!(
+            "type '{kind}' on bus '{bus}' is not supported (tablet or keyboard on virtio or usb, keyboard or mouse on ps2)"
+        ))),
+    }
 }
 
 fn display_config(domain: &Domain) -> Result<Option<DisplayConfig>, ConfigError> {
@@ -379,6 +429,32 @@ mod tests {
                 port: None
             }
         );
+    }
+
+    #[test]
+    fn tablets_and_keyboards_become_virtio_input() {
+        let d = devices(
+            "<input type='tablet' bus='usb'/><input type='mouse' bus='ps2'/>\
+             <input type='keyboard' bus='ps2'/><input type='keyboard' bus='virtio'/>\
+             <input type='tablet' bus='virtio' model='virtio-non-transitional'/><input type='tablet'/>",
+        )
+        .expect("config");
+        assert_eq!(
+            d.inputs,
+            [
+                InputKind::Tablet,
+                InputKind::Keyboard,
+                InputKind::Tablet,
+                InputKind::Tablet
+            ]
+        );
+        let mouse = devices("<input type='mouse' bus='virtio'/>").expect_err("mouse");
+        assert!(mouse.to_string().contains("type='tablet'"), "{mouse}");
+        let evdev = devices("<input type='evdev'><source dev='/dev/input/event1'/></input>")
+            .expect_err("evdev");
+        assert!(evdev.to_string().contains("'evdev'"), "{evdev}");
+        let ps2_tablet = devices("<input type='tablet' bus='ps2'/>").expect_err("ps2 tablet");
+        assert!(ps2_tablet.to_string().contains("bus 'ps2'"), "{ps2_tablet}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::vmm::devices::pci::{
 use crate::vmm::devices::virtio::balloon::{Balloon, BalloonControl};
 use crate::vmm::devices::virtio::block::backend::BackendError;
 use crate::vmm::devices::virtio::block::Block;
+use crate::vmm::devices::virtio::input::{Input, InputHandle};
 use crate::vmm::devices::virtio::net::{Net, NetError};
 use crate::vmm::devices::virtio::pci::state::VirtioPciState;
 use crate::vmm::devices::virtio::pci::{PciPlacement, TransportError, VirtioPciDevice, BAR0_SIZE};
@@ -39,6 +40,9 @@ pub enum VirtioSetupError {
     /// virtio-rng.
     #[error(transparent)]
     Rng(#[from] RngError),
+    /// virtio-input (its eventfd).
+    #[error("virtio-input: cannot create the device: {0}")]
+    Input(std::io::Error),
     /// The PCI transport of a device.
     #[error(transparent)]
     Transport(#[from] TransportError),
@@ -53,13 +57,26 @@ pub enum VirtioSetupError {
     NoSuchSlot(usize),
 }
 
-/// Creates the domain's virtio devices, in guest order. Each kind is
-/// added at its place below. `balloon` is the machine's balloon handle,
-/// which outlives boots (present when `config.balloon`).
+/// The virtio devices of one boot, in guest order.
+pub type DeviceList = Vec<Box<dyn VirtioDevice>>;
+
+/// Creates the domain's virtio devices, in guest order; see
+/// [`devices_and_inputs_from_config`] (this drops the input handles).
 pub fn devices_from_config(
     config: &DeviceConfig,
     balloon: Option<&BalloonControl>,
 ) -> Result<Vec<Box<dyn VirtioDevice>>, VirtioSetupError> {
+    devices_and_inputs_from_config(config, balloon).map(|(devices, _)| devices)
+}
+
+/// Creates the domain's virtio devices, in guest order, and the handles
+/// the display sends input through. Each kind is added at its place
+/// below. `balloon` is the machine's balloon handle, which outlives boots
+/// (present when `config.balloon`).
+pub fn devices_and_inputs_from_config(
+    config: &DeviceConfig,
+    balloon: Option<&BalloonControl>,
+) -> Result<(DeviceList, Vec<InputHandle>), VirtioSetupError> {
     let mut devices: Vec<Box<dyn VirtioDevice>> = Vec::new();
     // 1. Disks, in <target dev> order (config.disks is sorted so).
     for disk in &config.disks {
@@ -80,8 +97,14 @@ pub fn devices_from_config(
             config.balloon_autodeflate,
         )));
     }
-    // 5. Input devices.
-    Ok(devices)
+    // 5. Input devices, in document order.
+    let mut inputs = Vec::with_capacity(config.inputs.len());
+    for (index, kind) in config.inputs.iter().enumerate() {
+        let input = Input::new(*kind, index).map_err(VirtioSetupError::Input)?;
+        inputs.push(input.handle());
+        devices.push(Box::new(input));
+    }
+    Ok((devices, inputs))
 }
 
 /// The saved state of one virtio device and where it sat.

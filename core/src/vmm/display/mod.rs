@@ -45,6 +45,18 @@ pub trait InputSink: Send + Sync {
     /// A key, as an XT (set 1) scancode; extended keys carry 0xe0 in the
     /// high byte. `down` is press, else release.
     fn key(&self, scancode: u16, down: bool);
+
+    /// The viewer's pointer at pixel (`x`, `y`) of a `width` x `height`
+    /// screen, with the RFB button mask `buttons` (bit 0 left, 1 middle,
+    /// 2 right, 3/4 wheel up/down). Dropped by guests without a pointer.
+    fn pointer(&self, _x: u16, _y: u16, _buttons: u8, _width: u32, _height: u32) {}
+
+    /// Whether pointer positions reach the guest as absolute coordinates
+    /// (it has a tablet), what viewers are told by the QEMU pointer type
+    /// change pseudo-encoding.
+    fn absolute_pointer(&self) -> bool {
+        false
+    }
 }
 
 /// Reads and clears the KVM dirty bitmap of the framebuffer's slot (one
@@ -176,6 +188,25 @@ impl Display {
         if let Some(input) = input {
             input.key(scancode, down);
         }
+    }
+
+    /// Sends the viewer's pointer (position on the current screen and RFB
+    /// button mask) to the guest, if it has a pointer device.
+    pub fn pointer(&self, x: u16, y: u16, buttons: u8) {
+        let input = self.input.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(input) = input {
+            let mode = self.mode();
+            input.pointer(x, y, buttons, mode.width, mode.height);
+        }
+    }
+
+    /// Whether the guest takes absolute pointer positions (a tablet).
+    pub fn absolute_pointer(&self) -> bool {
+        self.input
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|i| i.absolute_pointer())
     }
 
     fn live_viewers(&self) -> Vec<Arc<Viewer>> {

@@ -14,6 +14,7 @@
 
 pub mod balloon;
 pub mod block;
+pub mod input;
 pub mod net;
 pub mod pci;
 pub mod rng;

@@ -198,8 +198,11 @@ fn read_loop(
                 }
                 continue;
             }
-            // No pointer device in the guest yet: the position is not used.
-            ClientMessage::Pointer { .. } | ClientMessage::CutText => continue,
+            ClientMessage::Pointer { buttons, x, y } => {
+                display.pointer(x, y, buttons);
+                continue;
+            }
+            ClientMessage::CutText => continue,
         }
         viewer.poke();
     }

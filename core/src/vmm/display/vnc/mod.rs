@@ -1,7 +1,8 @@
 //! The built-in VNC server for `<graphics type='vnc'>`: RFB 3.3/3.7/3.8,
 //! security None or VNC authentication, any true-colour pixel format,
-//! Raw and ZRLE, the DesktopSize, LastRect, Cursor and QEMU extended key
-//! event pseudo-encodings. Every client gets a reader and a sender thread;
+//! Raw and ZRLE, the DesktopSize, LastRect, Cursor, QEMU extended key
+//! event and QEMU pointer type change pseudo-encodings; pointer events go
+//! to the guest's tablet (absolute coordinates). Every client gets a reader and a sender thread;
 //! all clients share the screen.
 
 pub mod client;

@@ -8,12 +8,27 @@ use std::net::TcpStream;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// A guest input that records keys and pointer events (it has a tablet).
 #[derive(Default)]
-struct Keys(Mutex<Vec<(u16, bool)>>);
+struct Keys(
+    Mutex<Vec<(u16, bool)>>,
+    Mutex<Vec<(u16, u16, u8, u32, u32)>>,
+);
 
 impl InputSink for Keys {
     fn key(&self, scancode: u16, down: bool) {
         self.0.lock().expect("keys").push((scancode, down));
+    }
+
+    fn pointer(&self, x: u16, y: u16, buttons: u8, width: u32, height: u32) {
+        self.1
+            .lock()
+            .expect("pointer")
+            .push((x, y, buttons, width, height));
+    }
+
+    fn absolute_pointer(&self) -> bool {
+        true
     }
 }
 
@@ -164,6 +179,36 @@ fn vnc_auth_and_keys_reach_the_guest() {
     read_n(&mut bad, 16);
     bad.write_all(&[0u8; 16]).expect("response");
     assert_eq!(read_n(&mut bad, 4), [0, 0, 0, 1]);
+}
+
+#[test]
+fn pointer_events_reach_the_guest_and_the_client_learns_it_is_absolute() {
+    let (_display, port, keys) = start(None);
+    let mut s = connect(port, None);
+    // Raw and QEMU's pointer type change (-257), then an update request.
+    let mut encodings = vec![2, 0, 0, 2];
+    encodings.extend_from_slice(&0i32.to_be_bytes());
+    encodings.extend_from_slice(&(-257i32).to_be_bytes());
+    s.write_all(&encodings).expect("encodings");
+    s.write_all(&[3, 1, 0, 0, 0, 0, 1, 64, 0, 200])
+        .expect("request");
+    let head = read_n(&mut s, 4);
+    assert_eq!(head[0], 0, "framebuffer update");
+    let rect = read_n(&mut s, 12);
+    // x = 1 (absolute), y = 0, the screen's size, encoding -257.
+    assert_eq!(&rect[..8], &[0, 1, 0, 0, 1, 64, 0, 200]);
+    assert_eq!(&rect[8..], &(-257i32).to_be_bytes());
+    // PointerEvent: left button down at (300, 150), then up.
+    s.write_all(&[5, 1, 1, 44, 0, 150]).expect("pointer");
+    s.write_all(&[5, 0, 1, 44, 0, 150]).expect("pointer");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while keys.1.lock().expect("pointer").len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        *keys.1.lock().expect("pointer"),
+        vec![(300, 150, 1, 320, 200), (300, 150, 0, 320, 200)]
+    );
 }
 
 #[test]

@@ -28,6 +28,9 @@ pub struct Wants {
     pub desktop_size: bool,
     /// QEMU extended key events to announce.
     pub ext_key_pending: bool,
+    /// The pointer's type (absolute or relative) to announce: the client
+    /// asked for QEMU's pointer type change pseudo-encoding.
+    pub pointer_type_pending: bool,
     /// The outstanding update request's area.
     pub request: Option<Rect>,
     /// A non-incremental request: this area is sent whether changed or not.
@@ -52,6 +55,7 @@ impl Wants {
             last_rect: false,
             desktop_size: false,
             ext_key_pending: false,
+            pointer_type_pending: false,
             request: None,
             refresh_area: None,
             full_refresh: false,
@@ -68,10 +72,11 @@ impl Wants {
         self.last_rect = has(list, encoding::LAST_RECT);
         self.desktop_size = has(list, encoding::DESKTOP_SIZE);
         self.ext_key_pending = has(list, encoding::QEMU_EXTENDED_KEY_EVENT);
+        self.pointer_type_pending = has(list, encoding::QEMU_POINTER_MOTION_CHANGE);
     }
 
     fn has_pseudo(&self) -> bool {
-        self.cursor_pending || self.ext_key_pending
+        self.cursor_pending || self.ext_key_pending || self.pointer_type_pending
     }
 }
 
@@ -173,6 +178,7 @@ impl UpdateWriter {
                         };
                         w.cursor_pending = false;
                         w.ext_key_pending = false;
+                        w.pointer_type_pending = false;
                         if let Some((width, height)) = resize {
                             w.width = width;
                             w.height = height;
@@ -207,6 +213,21 @@ impl UpdateWriter {
                 0,
                 0,
                 encoding::QEMU_EXTENDED_KEY_EVENT,
+            );
+            count += 1;
+        }
+        if job.wants.pointer_type_pending {
+            // QEMU's form: x is 1 for absolute, 0 for relative; w and h
+            // are the screen's size.
+            let absolute = u32::from(self.display.absolute_pointer());
+            let mode = self.display.mode();
+            put_header(
+                &mut self.message,
+                absolute,
+                0,
+                mode.width,
+                mode.height,
+                encoding::QEMU_POINTER_MOTION_CHANGE,
             );
             count += 1;
         }
