@@ -19,6 +19,8 @@ mod virtio_net;
 mod virtio_pci;
 #[path = "e2e/vnc.rs"]
 mod vnc;
+#[path = "e2e/vnc_console.rs"]
+mod vnc_console;
 
 use sandbox::{Options, Report, Sandbox, Scenario, ScenarioOutput};
 use std::path::Path;
@@ -243,7 +245,8 @@ fn report() -> &'static Report {
             .into_iter()
             .filter(|s| wanted.is_empty() || wanted.contains(&s.name.as_str()))
             .collect();
-        let actions = vnc::host_actions();
+        let mut actions = vnc::host_actions();
+        actions.extend(vnc_console::host_actions());
         let report = sb
             .run_with_host(
                 &all,

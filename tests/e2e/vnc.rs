@@ -26,6 +26,10 @@ host_act vnc-clients
 wait_for "$WORK/fb1.log" '^vnc typed ok' 60
 # The command's output alone on a line (its echo follows the prompt).
 echo "FACT typed_output=$(count_lines "$WORK/fb1.log" '^vnc typed ok')"
+# The app's GTK console on the same server (tests/e2e/vnc_console.rs).
+host_act vnc-gtk-console
+wait_for "$WORK/fb1.log" '^gtk typed ok' 60
+echo "FACT gtk_typed_output=$(count_lines "$WORK/fb1.log" '^gtk typed ok')"
 # A second VM through hangarctl: autoport skips 5900 (fb1 has it), and the
 # port it took shows in domdisplay, vncdisplay and the live XML.
 export XDG_DATA_HOME="$WORK/data" XDG_RUNTIME_DIR="$WORK/run" HOME="$WORK"

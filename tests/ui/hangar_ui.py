@@ -244,3 +244,72 @@ def run(test, *args, env=None):
     finally:
         app.quit()
     print("PASS")
+
+
+# Consoles (test_console.py against QEMU, test_console_ours.py against
+# hangar-vmm in the sandbox).
+
+def domain_xml(name, devices, runstate=None):
+    """A test-driver domain (for a host file of test:// URIs) with these
+    <devices> children; `runstate` is the test driver's state number
+    (5: shut off), running by default."""
+    state = f"<test:runstate>{runstate}</test:runstate>" if runstate else ""
+    return f"""<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+  {state}
+  <name>{name}</name>
+  <memory>16384</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type></os>
+  <devices>{devices}</devices>
+</domain>"""
+
+
+def key(keysym_name):
+    """Types one key (X keysym name) into the focused window."""
+    import gi
+    gi.require_version("Gdk", "3.0")
+    from gi.repository import Gdk
+    pyatspi.Registry.generateKeyboardEvent(Gdk.keyval_from_name(keysym_name), None,
+                                           pyatspi.KEY_SYM)
+
+
+def hold(keycodes):
+    """Presses the X hardware keycodes together, then lets them go."""
+    for code in keycodes:
+        pyatspi.Registry.generateKeyboardEvent(code, None, pyatspi.KEY_PRESS)
+    for code in reversed(keycodes):
+        pyatspi.Registry.generateKeyboardEvent(code, None, pyatspi.KEY_RELEASE)
+
+
+def type_text(text):
+    """Types `text` key by key (space and \\r as their keys)."""
+    for char in text:
+        key({" ": "space", "\r": "Return"}.get(char, char))
+        time.sleep(0.05)
+
+
+def menu_item(app, name):
+    """A showing menu item of any popover of the app."""
+    return wait_for(lambda: next(iter(find_all(app.node, "menu item", name)), None)
+                    or next(iter(find_all(app.node, "check menu item", name)), None)
+                    or next(iter(find_all(app.node, "radio menu item", name)), None),
+                    f"menu item {name!r}")
+
+
+def compare_png(ours, theirs):
+    """The number of differing pixels (ImageMagick's absolute error)."""
+    done = subprocess.run(["compare", "-metric", "AE", ours, theirs, "null:"],
+                          capture_output=True, text=True)
+    return int(float(done.stderr.split()[0]))
+
+
+def save_screenshot(app, window, path):
+    """Saves the console's screen to `path` through the window's Screenshot
+    button and its file chooser."""
+    activate(find(window, "push button", "Screenshot"))
+    chooser = app.window("Save Screenshot")
+    name = wait_for(lambda: next((n for n in find_all(chooser, "text") if n.queryEditableText()), None),
+                    "the file name entry")
+    set_text(name, path)
+    activate(find(chooser, "push button", "Save"))
+    wait_for(lambda: os.path.exists(path) and os.path.getsize(path) > 0, f"{path} written")

@@ -23,10 +23,9 @@ import subprocess
 import tempfile
 import time
 
-import pyatspi
-
-from hangar_ui import (activate, click, find, find_all, run, screenshot,
-                       set_text, wait_for, UiTestFailure)
+from hangar_ui import (activate, click, compare_png, domain_xml, find, find_all, hold, menu_item,
+                       run, save_screenshot, screenshot, set_text, type_text, wait_for,
+                       UiTestFailure)
 from toy_guest import BANNER, ToyGuest
 
 WORK = tempfile.mkdtemp(prefix="hangar-console-")
@@ -43,18 +42,6 @@ def free_vnc_display():
     raise UiTestFailure("no free VNC port between 5940 and 5998")
 
 
-def domain_xml(name, devices, runstate=None):
-    state = f"<test:runstate>{runstate}</test:runstate>" if runstate else ""
-    return f"""<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
-  {state}
-  <name>{name}</name>
-  <memory>16384</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64'>hvm</type></os>
-  <devices>{devices}</devices>
-</domain>"""
-
-
 def host_file(toy, display, locked):
     domains = [
         domain_xml("toy", f"""<graphics type='vnc' port='{5900 + display}' listen='127.0.0.1'/>
@@ -68,55 +55,8 @@ def host_file(toy, display, locked):
     return "test://" + path
 
 
-def key(keysym_name):
-    import gi
-    gi.require_version("Gdk", "3.0")
-    from gi.repository import Gdk
-    pyatspi.Registry.generateKeyboardEvent(Gdk.keyval_from_name(keysym_name), None,
-                                           pyatspi.KEY_SYM)
-
-
-def hold(keycodes):
-    """Presses the X hardware keycodes together, then lets them go."""
-    for code in keycodes:
-        pyatspi.Registry.generateKeyboardEvent(code, None, pyatspi.KEY_PRESS)
-    for code in reversed(keycodes):
-        pyatspi.Registry.generateKeyboardEvent(code, None, pyatspi.KEY_RELEASE)
-
-
-def type_text(text):
-    for char in text:
-        key({" ": "space", "\r": "Return"}.get(char, char))
-        time.sleep(0.05)
-
-
-def menu_item(app, name):
-    """A showing menu item of any popover of the app."""
-    return wait_for(lambda: next(iter(find_all(app.node, "menu item", name)), None)
-                    or next(iter(find_all(app.node, "check menu item", name)), None)
-                    or next(iter(find_all(app.node, "radio menu item", name)), None),
-                    f"menu item {name!r}")
-
-
 def terminal_text(window):
     return find(window, None, "Serial console").description
-
-
-def compare_png(ours, theirs):
-    """The number of differing pixels (ImageMagick's absolute error)."""
-    done = subprocess.run(["compare", "-metric", "AE", ours, theirs, "null:"],
-                          capture_output=True, text=True)
-    return int(float(done.stderr.split()[0]))
-
-
-def save_screenshot(app, window, path):
-    activate(find(window, "push button", "Screenshot"))
-    chooser = app.window("Save Screenshot")
-    name = wait_for(lambda: next((n for n in find_all(chooser, "text") if n.queryEditableText()), None),
-                    "the file name entry")
-    set_text(name, path)
-    activate(find(chooser, "push button", "Save"))
-    wait_for(lambda: os.path.exists(path) and os.path.getsize(path) > 0, f"{path} written")
 
 
 def test(app, uri, toy, display):
