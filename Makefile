@@ -13,7 +13,7 @@ DEBS_TEST = $(DEBS_RUN) xvfb xauth dbus dbus-x11 at-spi2-core python3-pyatspi \
 	busybox-static dnsmasq-base nftables iproute2 passt gvncviewer \
 	imagemagick
 
-.PHONY: run test deps-run deps-test build check-fmt test-data test-ui bench-ui install bench-storage bench-xml bench-vmm bench-blk bench-vnc
+.PHONY: run test deps-run deps-test build check-fmt test-data test-ui bench-ui install bench-storage bench-xml bench-vmm bench-blk bench-vnc bench-vnc-latency
 
 deps-run:
 	@scripts/ensure-debs $(DEBS_RUN)
@@ -101,3 +101,9 @@ bench-vmm: deps-test
 # sandbox; prints MB/s and ratios (a few minutes; part of make test).
 bench-blk: deps-test
 	$(CARGO) bench -p hangar-core --bench vmm_blk
+
+# Latency from a guest's framebuffer write to a VNC client having the
+# pixels (p50, p99), hangar-vmm's server against QEMU's with the same guest
+# program, in the nested KVM sandbox; prints figures and ratios (minutes).
+bench-vnc-latency: deps-test
+	$(CARGO) bench -p hangar-core --bench vnc_latency

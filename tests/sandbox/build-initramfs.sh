@@ -5,7 +5,8 @@
 # the guest's busybox initramfs; L1_OUT is the sandbox's: busybox, the KVM
 # modules, hangar-vmm (and hangarctl from the same folder, with util-linux's
 # script) with their libraries, qemu-img, the L2 kernel and L2_OUT (and, with
-# "qemu", qemu-system-x86_64 with its libraries and firmware for benchmarks).
+# "qemu", qemu-system-x86_64 with its libraries and firmware for benchmarks;
+# and the programs HANGAR_SANDBOX_PROGRAMS names, "NAME=PATH ...").
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 tree=$1 vmm=$2 l2_out=$3 l1_out=$4 with=${5:-}
@@ -133,5 +134,15 @@ if [ "$with" = qemu ]; then
         [ -e "/usr/share/qemu/$f" ] && cp -L "/usr/share/qemu/$f" "$l1/usr/share/qemu/"
     done
     cp -L /usr/share/seabios/* "$l1/usr/share/seabios/" 2>/dev/null || true
+    # The VNC server's keyboard layouts (the VNC latency benchmark).
+    [ -d /usr/share/qemu/keymaps ] && cp -rL /usr/share/qemu/keymaps "$l1/usr/share/qemu/"
 fi
+# Programs a test brings along (HANGAR_SANDBOX_PROGRAMS="NAME=PATH ..."),
+# each as /bin/NAME with its libraries.
+for program in ${HANGAR_SANDBOX_PROGRAMS:-}; do
+    name=${program%%=*} path=${program#*=}
+    copy_with_libs "$l1" "$path"
+    mv "$l1$path" "$l1/bin/$name"
+    strip --strip-debug "$l1/bin/$name"
+done
 make_cpio "$l1" "$l1_out"

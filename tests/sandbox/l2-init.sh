@@ -254,6 +254,40 @@ EOF
         done
     ) &
     ;;
+fblat)
+    # The VNC latency benchmark (tests/vnc_latency_bench.rs), the same under
+    # hangar-vmm and QEMU: each line "p C N" read from the serial console
+    # paints rows 600-615 of the framebuffer, full width, in colour C
+    # (0-7: bit 0 blue, bit 1 green, bit 2 red) with one dd, then answers
+    # "HANGAR-L2-ACK N"; "e C N" only answers (the serial round trip).
+    echo 0 >/sys/class/graphics/fbcon/cursor_blink 2>/dev/null
+    if [ ! -c /dev/fb0 ]; then
+        echo "HANGAR-L2-FB-MISSING"
+        poweroff -f
+    fi
+    stride=$(cat /sys/class/graphics/fb0/stride)
+    bytes=$(($(cat /sys/class/graphics/fb0/bits_per_pixel) / 8))
+    echo "HANGAR-L2-FB size=$(cat /sys/class/graphics/fb0/virtual_size) stride=$stride bpp=$((bytes * 8)) name=$(cat /sys/class/graphics/fb0/name)"
+    c=0
+    while [ $c -lt 8 ]; do
+        # One pixel in memory order (B, G, R[, X]), doubled to 4096 pixels,
+        # cut to one row of stride bytes, doubled to 16 rows.
+        b=$(((c & 1) * 255)) g=$(((c >> 1 & 1) * 255)) r=$(((c >> 2 & 1) * 255))
+        printf "\\$(printf %03o $b)\\$(printf %03o $g)\\$(printf %03o $r)" >/tmp/px
+        [ "$bytes" = 4 ] && printf '\000' >>/tmp/px
+        for _ in 1 2 3 4 5 6 7 8 9 10 11 12; do cat /tmp/px /tmp/px >/tmp/px2; mv /tmp/px2 /tmp/px; done
+        dd if=/tmp/px of=/tmp/band$c bs="$stride" count=1 2>/dev/null
+        for _ in 1 2 3 4; do cat /tmp/band$c /tmp/band$c >/tmp/px2; mv /tmp/px2 /tmp/band$c; done
+        c=$((c + 1))
+    done
+    exec </dev/ttyS0 >/dev/ttyS0 2>&1
+    stty -echo
+    echo "HANGAR-L2-FBLAT-READY"
+    while read -r op c n; do
+        [ "$op" = p ] && dd if=/tmp/band$c of=/dev/fb0 bs="$stride" seek=600 conv=notrunc 2>/dev/null
+        echo "HANGAR-L2-ACK $n"
+    done
+    ;;
 counter)
     i=0
     while :; do

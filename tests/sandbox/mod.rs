@@ -280,10 +280,21 @@ impl Sandbox {
     /// Downloads (once) the guest kernel and builds (once per content) the
     /// images for `hangar_vmm`.
     pub fn prepare(hangar_vmm: &Path, opts: Options) -> Result<Sandbox, String> {
+        Self::prepare_with_programs(hangar_vmm, opts, &[])
+    }
+
+    /// [`Sandbox::prepare`], with more programs in L1: each `(name, path)`
+    /// becomes `/bin/name` there, with its shared libraries (a benchmark's
+    /// own binary, for instance, as its probe inside L1).
+    pub fn prepare_with_programs(
+        hangar_vmm: &Path,
+        opts: Options,
+        programs: &[(&str, &Path)],
+    ) -> Result<Sandbox, String> {
         let direct = std::env::var("HANGAR_DIRECT_KVM").is_ok_and(|v| v == "1");
         let kernel_tree = guest_kernel_tree()?;
         let dir = here();
-        let inputs = [
+        let mut inputs = vec![
             dir.join("build-initramfs.sh"),
             dir.join("l1-init.sh"),
             dir.join("l2-init.sh"),
@@ -291,10 +302,21 @@ impl Sandbox {
             hangar_vmm.to_path_buf(),
             hangar_vmm.with_file_name("hangarctl"),
         ];
+        inputs.extend(programs.iter().map(|(_, path)| path.to_path_buf()));
         let input_refs: Vec<&Path> = inputs.iter().map(|p| p.as_path()).collect();
+        // build-initramfs.sh reads NAME=PATH pairs, space separated.
+        let program_list = programs
+            .iter()
+            .map(|(name, path)| format!("{name}={}", path.display()))
+            .collect::<Vec<_>>()
+            .join(" ");
         let key = sha256_of_files(
             &input_refs,
-            &format!("{}:{}", kernel_tree.display(), opts.with_qemu),
+            &format!(
+                "{}:{}:{program_list}",
+                kernel_tree.display(),
+                opts.with_qemu
+            ),
         )?;
         let images = cache_dir().join(format!("images-{}", &key[..16]));
         let (l1, l2) = (images.join("l1.cpio"), images.join("l2.cpio"));
@@ -309,6 +331,7 @@ impl Sandbox {
             if opts.with_qemu {
                 cmd.arg("qemu");
             }
+            cmd.env("HANGAR_SANDBOX_PROGRAMS", &program_list);
             run_checked(&mut cmd, "build-initramfs.sh")?;
             prune_images(&images);
         }
