@@ -7,6 +7,8 @@
 
 #[path = "e2e/balloon.rs"]
 mod balloon;
+#[path = "e2e/input.rs"]
+mod input;
 #[path = "sandbox/mod.rs"]
 mod sandbox;
 #[path = "e2e/snapshot.rs"]
@@ -35,6 +37,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(virtio_net::scenarios());
     all.extend(balloon::scenarios());
     all.extend(vnc::scenarios());
+    all.extend(input::scenarios());
     all.extend(snapshot::scenarios());
     all
 }
@@ -247,6 +250,7 @@ fn report() -> &'static Report {
             .collect();
         let mut actions = vnc::host_actions();
         actions.extend(vnc_console::host_actions());
+        actions.extend(input::host_actions());
         let report = sb
             .run_with_host(
                 &all,

@@ -79,6 +79,14 @@ pub fn type_line(port: u16, password: Option<&str>, text: &str) -> Result<(), St
     run(&mut cmd, "vncdo type").map(|_| ())
 }
 
+/// Runs `vncdo` against the server on 127.0.0.1:`port` with `args`
+/// (`move X Y`, `click N`, `key K`, …).
+pub fn vncdo(port: u16, args: &[&str]) -> Result<(), String> {
+    let mut cmd = Command::new(venv().join("bin/vncdo"));
+    cmd.arg("-s").arg(format!("127.0.0.1::{port}")).args(args);
+    run(&mut cmd, "vncdo").map(|_| ())
+}
+
 /// Checks `png` shows [`PATTERN`]: each rectangle's centre and corners in
 /// its colour, and black between them. Returns the mismatches.
 pub fn check_pattern(png: &Path) -> Result<(), String> {

@@ -73,11 +73,13 @@ for m in virtio/virtio virtio/virtio_ring virtio/virtio_pci_modern_dev \
     cp "$mods/drivers/$m.ko" "$l2/lib/modules/virtio/$name.ko"
 done
 # virtio-blk, and what ext4 needs to mount the file system the virtio-blk
-# scenario makes (tests/e2e/virtio_blk.rs), and virtio_balloon
-# (tests/e2e/balloon.rs); loaded by load_module / load_virtio.
+# scenario makes (tests/e2e/virtio_blk.rs), virtio_balloon
+# (tests/e2e/balloon.rs) and virtio_input (tests/e2e/input.rs, it depends
+# on virtio and virtio_ring only); loaded by load_module / load_virtio.
 mkdir -p "$l2/lib/modules/virtio"
 for m in drivers/block/virtio_blk lib/crc16 fs/mbcache fs/jbd2/jbd2 \
-    crypto/crc32c_generic fs/ext4/ext4 drivers/virtio/virtio_balloon; do
+    crypto/crc32c_generic fs/ext4/ext4 drivers/virtio/virtio_balloon \
+    drivers/virtio/virtio_input; do
     cp "$mods/$m.ko" "$l2/lib/modules/virtio/$(basename "$m").ko"
 done
 # virtio-net and what it needs (load order in virtio/order; load_virtio in

@@ -288,6 +288,44 @@ fblat)
         echo "HANGAR-L2-ACK $n"
     done
     ;;
+input)
+    # The virtio-input scenario (tests/e2e/input.rs): the tablet's and the
+    # keyboard's entries in /proc/bus/input/devices, then every event of
+    # their /dev/input nodes decoded as it arrives (an x86_64 input_event
+    # is 24 bytes: a 16-byte timeval, le16 type, le16 code, le32 value).
+    # load_virtio loaded virtio_input for the devices (id 0x1052).
+    load_module virtio_input
+    n=0
+    while [ "$(grep -c 'Name="Hangar Virtio' /proc/bus/input/devices)" -lt 2 ] && [ $n -lt 100 ]; do
+        sleep 0.1
+        n=$((n + 1))
+    done
+    # input_block NAME: the lines of that device's entry, its I: line first.
+    input_block() {
+        awk -v name="$1" '/^I:/ { i = $0 } /^N:/ { t = index($0, name) > 0; if (t) print i }
+            t && NF && !/^I:/ { print } /^$/ { t = 0 }' /proc/bus/input/devices
+    }
+    input_block 'Hangar Virtio Tablet' | sed 's/^/HANGAR-L2-TABLET-DEV /'
+    input_block 'Hangar Virtio Keyboard' | sed 's/^/HANGAR-L2-KBD-DEV /'
+    # watch_events NAME TAG: prints TAG type=T code=C value=V per event.
+    watch_events() {
+        node=$(input_block "$1" | sed -n 's/^H:.*\(event[0-9]*\).*/\1/p')
+        [ -c "/dev/input/$node" ] || { echo "HANGAR-L2-NO-EVENT-NODE $1"; return; }
+        (
+            # One open file for the whole watch: evdev drops events of
+            # readers that are not open.
+            exec </dev/input/$node
+            while :; do
+                dd bs=24 count=1 2>/dev/null | od -An -v -tu2 | tr -s ' \n' '  ' |
+                    awk -v tag="$2" '{ print tag " type=" $9 " code=" $10 " value=" $11 + 65536 * $12 }'
+            done
+        ) &
+    }
+    watch_events 'Hangar Virtio Tablet' HANGAR-L2-TABLET-EVENT
+    watch_events 'Hangar Virtio Keyboard' HANGAR-L2-KBD-EVENT
+    sleep 1
+    echo "HANGAR-L2-INPUT-LISTENING"
+    ;;
 counter)
     i=0
     while :; do
