@@ -273,3 +273,21 @@ error: Requested operation is not valid: domain is not running
 ",
     );
 }
+
+/// `<input>` devices come back from `dumpxml` as defined, in order (the
+/// engine builds the tablet and keyboard as virtio-input devices).
+#[test]
+fn input_devices_survive_define_and_dumpxml() {
+    let sb = Sandbox::new("dom-inputs");
+    let inputs = "    <input type='tablet' bus='usb'/>
+    <input type='keyboard' bus='virtio' model='virtio-non-transitional'/>
+    <input type='mouse' bus='ps2'/>
+";
+    let xml = DOM.replace("  </devices>", &format!("{inputs}  </devices>"));
+    sb.write("kvm1.xml", &xml);
+    sb.run(&["define", "kvm1.xml"])
+        .ok("Domain 'kvm1' defined from kvm1.xml\n\n");
+    let dump = sb.run(&["dumpxml", "kvm1"]).stdout;
+    assert!(dump.contains(inputs), "{dump}");
+    sb.run(&["dumpxml", "kvm1", "--inactive"]).ok(&dump);
+}
