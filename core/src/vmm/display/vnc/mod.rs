@@ -11,6 +11,7 @@ pub mod pixel;
 pub mod proto;
 pub mod update;
 pub mod zrle;
+pub mod zrle_tile;
 
 use super::Display;
 use crate::vmm::config::{VncConfig, VncListen};

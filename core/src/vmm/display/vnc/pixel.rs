@@ -111,6 +111,7 @@ impl PixelFormat {
     }
 
     /// Converts an x8r8g8b8 pixel to this format's value.
+    #[inline]
     pub fn convert(&self, pixel: u32) -> u32 {
         if *self == Self::NATIVE {
             return pixel & 0x00ff_ffff;
@@ -143,6 +144,7 @@ impl PixelFormat {
     }
 
     /// Appends `value` (already converted) as a full pixel.
+    #[inline]
     pub fn put_pixel(&self, value: u32, out: &mut Vec<u8>) {
         match (self.bits_per_pixel, self.big_endian) {
             (8, _) => out.push(value as u8),
@@ -157,19 +159,27 @@ impl PixelFormat {
 /// Writes converted pixels as CPIXELs (see [`PixelFormat::cpixel_layout`]).
 #[derive(Debug, Clone, Copy)]
 pub struct CpixelWriter {
-    format: PixelFormat,
     bytes: usize,
-    skip_first: bool,
+    big_endian: bool,
+    /// Where the CPIXEL's bytes start in the pixel's four bytes laid out
+    /// in the client's byte order.
+    offset: usize,
 }
 
 impl CpixelWriter {
     /// A writer for `format`.
     pub fn new(format: PixelFormat) -> Self {
         let (bytes, skip_first) = format.cpixel_layout();
+        let offset = match (bytes, format.big_endian) {
+            (3, _) => usize::from(skip_first),
+            // A big-endian pixel narrower than 32 bits is the low end.
+            (_, true) => 4 - bytes,
+            (_, false) => 0,
+        };
         CpixelWriter {
-            format,
             bytes,
-            skip_first,
+            big_endian: format.big_endian,
+            offset,
         }
     }
 
@@ -178,18 +188,39 @@ impl CpixelWriter {
         self.bytes
     }
 
-    /// Appends `value` (already converted).
-    pub fn put(&self, value: u32, out: &mut Vec<u8>) {
-        if self.bytes == 3 {
-            let all = if self.format.big_endian {
-                value.to_be_bytes()
-            } else {
-                value.to_le_bytes()
-            };
-            let start = usize::from(self.skip_first);
-            out.extend_from_slice(&all[start..start + 3]);
+    #[inline]
+    fn ordered(&self, value: u32) -> [u8; 4] {
+        if self.big_endian {
+            value.to_be_bytes()
         } else {
-            self.format.put_pixel(value, out);
+            value.to_le_bytes()
+        }
+    }
+
+    /// Appends `value` (already converted).
+    #[inline]
+    pub fn put(&self, value: u32, out: &mut Vec<u8>) {
+        let all = self.ordered(value);
+        out.extend_from_slice(&all[self.offset..self.offset + self.bytes]);
+    }
+
+    /// Appends every one of `values` (already converted).
+    pub fn put_all(&self, values: &[u32], out: &mut Vec<u8>) {
+        match self.bytes {
+            1 => self.put_all_sized::<1>(values, out),
+            2 => self.put_all_sized::<2>(values, out),
+            3 => self.put_all_sized::<3>(values, out),
+            _ => self.put_all_sized::<4>(values, out),
+        }
+    }
+
+    fn put_all_sized<const N: usize>(&self, values: &[u32], out: &mut Vec<u8>) {
+        let start = out.len();
+        out.resize(start + values.len() * N, 0);
+        let offset = self.offset.min(4 - N);
+        for (bytes, &value) in out[start..].chunks_exact_mut(N).zip(values) {
+            let all = self.ordered(value);
+            bytes.copy_from_slice(&all[offset..offset + N]);
         }
     }
 }
@@ -237,6 +268,18 @@ mod tests {
         rgb565.put_pixel(0xf800, &mut out);
         assert_eq!(out, vec![0x00, 0xf8]);
         assert_eq!(rgb565.cpixel_layout(), (2, false));
+        // CPIXELs of narrow formats are the full pixel, in either order.
+        for big_endian in [false, true] {
+            let format = PixelFormat {
+                big_endian,
+                ..rgb565
+            };
+            let mut full = Vec::new();
+            format.put_pixel(0xf812, &mut full);
+            let mut cpixel = Vec::new();
+            CpixelWriter::new(format).put_all(&[0xf812], &mut cpixel);
+            assert_eq!(cpixel, full);
+        }
     }
 
     #[test]
@@ -256,5 +299,20 @@ mod tests {
         let mut out = Vec::new();
         w.put(0x1122_3300, &mut out);
         assert_eq!(out, vec![0x11, 0x22, 0x33]);
+        w.put_all(&[0x4455_6600, 0x7788_9900], &mut out);
+        assert_eq!(
+            out,
+            vec![0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99]
+        );
+        for format in [PixelFormat::NATIVE, be_high] {
+            let mut one_by_one = Vec::new();
+            let w = CpixelWriter::new(format);
+            for v in [1u32, 0x00ab_cdef, 0x1234_5678] {
+                w.put(v, &mut one_by_one);
+            }
+            let mut all = Vec::new();
+            w.put_all(&[1u32, 0x00ab_cdef, 0x1234_5678], &mut all);
+            assert_eq!(one_by_one, all);
+        }
     }
 }

@@ -4,6 +4,7 @@
 use super::*;
 use miniz_oxide::inflate::stream::{inflate, InflateState};
 use miniz_oxide::DataFormat;
+use miniz_oxide::MZFlush;
 
 struct Decoder {
     zlib: Box<InflateState>,
