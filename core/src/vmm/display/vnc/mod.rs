@@ -1,14 +1,17 @@
 //! The built-in VNC server for `<graphics type='vnc'>`: RFB 3.3/3.7/3.8,
 //! security None or VNC authentication, any true-colour pixel format,
-//! Raw and ZRLE, the DesktopSize, LastRect, Cursor, QEMU extended key
-//! event and QEMU pointer type change pseudo-encodings; pointer events go
-//! to the guest's tablet (absolute coordinates). Every client gets a reader and a sender thread;
-//! all clients share the screen.
+//! Raw, ZRLE and CopyRect (for scrolls), the DesktopSize, LastRect,
+//! Cursor, QEMU extended key event and QEMU pointer type change
+//! pseudo-encodings; pointer events go to the guest's tablet (absolute
+//! coordinates). Every client gets a reader and a sender thread; all
+//! clients share the screen.
 
 pub mod client;
+pub mod copyrect;
 pub mod des;
 pub mod pixel;
 pub mod proto;
+pub mod rects;
 pub mod update;
 pub mod zrle;
 pub mod zrle_tile;

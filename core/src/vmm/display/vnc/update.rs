@@ -6,7 +6,7 @@
 use super::client::{has, preferred_encoding, Connection};
 use super::pixel::PixelFormat;
 use super::proto::{encoding, RfbError};
-use super::zrle::ZrleEncoder;
+use super::rects::{put_header, RectWriter};
 use crate::vmm::display::screen::Rect;
 use crate::vmm::display::{Display, Viewer};
 use std::io::Write;
@@ -22,6 +22,8 @@ pub struct Wants {
     pub encoding: i32,
     /// It understands the Cursor pseudo-encoding (not yet sent).
     pub cursor_pending: bool,
+    /// It understands CopyRect.
+    pub copy_rect: bool,
     /// It understands LastRect.
     pub last_rect: bool,
     /// It understands DesktopSize.
@@ -52,6 +54,7 @@ impl Wants {
             format: PixelFormat::NATIVE,
             encoding: encoding::RAW,
             cursor_pending: false,
+            copy_rect: false,
             last_rect: false,
             desktop_size: false,
             ext_key_pending: false,
@@ -69,6 +72,7 @@ impl Wants {
     pub fn set_encodings(&mut self, list: &[i32]) {
         self.encoding = preferred_encoding(list);
         self.cursor_pending = has(list, encoding::CURSOR);
+        self.copy_rect = has(list, encoding::COPY_RECT);
         self.last_rect = has(list, encoding::LAST_RECT);
         self.desktop_size = has(list, encoding::DESKTOP_SIZE);
         self.ext_key_pending = has(list, encoding::QEMU_EXTENDED_KEY_EVENT);
@@ -89,8 +93,7 @@ pub struct UpdateWriter {
     display: Arc<Display>,
     viewer: Arc<Viewer>,
     wants: Arc<Mutex<Wants>>,
-    zrle: ZrleEncoder,
-    pixels: Vec<u32>,
+    rects: RectWriter,
     message: Vec<u8>,
 }
 
@@ -99,6 +102,8 @@ struct Job {
     wants: Wants,
     rects: Vec<Rect>,
     resize: Option<(u32, u32)>,
+    /// What the client asked to get again (it may have lost it).
+    refreshed: Option<Rect>,
 }
 
 impl UpdateWriter {
@@ -114,8 +119,7 @@ impl UpdateWriter {
             display,
             viewer,
             wants,
-            zrle: ZrleEncoder::new(),
-            pixels: Vec::new(),
+            rects: RectWriter::new(),
             message: Vec::new(),
         }
     }
@@ -148,12 +152,21 @@ impl UpdateWriter {
                     return None;
                 }
                 if let Some(request) = w.request {
+                    let whole = Rect {
+                        x: 0,
+                        y: 0,
+                        w: mode.width,
+                        h: mode.height,
+                    };
+                    let mut refreshed = None;
                     if w.full_refresh {
                         st.damage.mark_all();
                         w.full_refresh = false;
+                        refreshed = Some(whole);
                     }
                     if let Some(area) = w.refresh_area.take() {
                         st.damage.mark_rect(area);
+                        refreshed = Some(refreshed.unwrap_or(area));
                     }
                     let resize = (w.desktop_size
                         && (w.width, w.height) != (mode.width, mode.height))
@@ -175,6 +188,7 @@ impl UpdateWriter {
                             wants: w.clone(),
                             rects,
                             resize,
+                            refreshed,
                         };
                         w.cursor_pending = false;
                         w.ext_key_pending = false;
@@ -235,29 +249,18 @@ impl UpdateWriter {
             put_cursor(&mut self.message, &format);
             count += 1;
         }
-        for rect in &job.rects {
-            let clipped = {
-                let screen = self.display.screen();
-                screen.copy_rect(*rect, &mut self.pixels)
-            };
-            let Some(r) = clipped else { continue };
-            put_header(&mut self.message, r.x, r.y, r.w, r.h, job.wants.encoding);
-            if job.wants.encoding == encoding::ZRLE {
-                let data = self
-                    .zrle
-                    .encode(&self.pixels, r.w as usize, r.h as usize, &format)?;
-                self.message
-                    .extend_from_slice(&(data.len() as u32).to_be_bytes());
-                self.message.extend_from_slice(data);
-            } else {
-                self.message
-                    .reserve(self.pixels.len() * format.bytes_per_pixel());
-                for p in &self.pixels {
-                    format.put_pixel(format.convert(*p), &mut self.message);
-                }
-            }
-            count = count.saturating_add(1);
+        self.rects.use_copy_rect(job.wants.copy_rect);
+        if let Some(area) = job.refreshed {
+            self.rects.forget(area);
         }
+        let written = self.rects.write(
+            &*self.display,
+            &job.rects,
+            job.wants.encoding,
+            &format,
+            &mut self.message,
+        )?;
+        count = count.saturating_add(written);
         if job.wants.last_rect {
             put_header(&mut self.message, 0, 0, 0, 0, encoding::LAST_RECT);
             self.message[count_at..count_at + 2].copy_from_slice(&0xffffu16.to_be_bytes());
@@ -268,13 +271,6 @@ impl UpdateWriter {
         self.conn.flush()?;
         Ok(())
     }
-}
-
-fn put_header(out: &mut Vec<u8>, x: u32, y: u32, w: u32, h: u32, enc: i32) {
-    for v in [x, y, w, h] {
-        out.extend_from_slice(&(v as u16).to_be_bytes());
-    }
-    out.extend_from_slice(&enc.to_be_bytes());
 }
 
 /// An arrow pointer, one string per line: '#' black, '.' white, ' ' clear.
