@@ -1,8 +1,13 @@
-//! The app's side of the backend: a tokio runtime of its own on which
-//! every [`Connection`] call runs, and the error shown in error dialogs.
+//! The app's side of the backend: opening connections, sending them
+//! commands, and the error shown in error dialogs.
 //!
 //! Components never block on the backend: they hand one of these futures
 //! to relm4's `oneshot_command`, and the answer comes back as a message.
+//! A [`Connection`] is channels to its driver's own thread, which any
+//! executor can await, so single calls are awaited right where they are
+//! made; only work that must outlive its caller or that blocks goes to
+//! the backend runtime ([`on_backend`]), started the first time it is
+//! needed.
 
 mod runtime;
 
@@ -44,17 +49,20 @@ impl UiError {
     }
 }
 
-/// Opens `uri` on the backend runtime.
+/// Opens `uri` (the driver starts on a thread of its own).
 pub async fn open(uri: String) -> Result<Connection, UiError> {
-    Ok(on_backend(async move { Connection::open(&uri).await }).await??)
+    Ok(Connection::open(&uri).await?)
 }
 
-/// Sends `command` on `conn` from the backend runtime.
+/// Sends `command` on `conn`. Once sent, the driver carries it out even if
+/// the caller stops waiting for the reply.
 pub async fn call(conn: Connection, command: Command) -> Result<Reply, UiError> {
-    Ok(on_backend(async move { conn.call(command).await }).await??)
+    Ok(conn.call(command).await?)
 }
 
-/// Sends several commands in order, stopping at the first failure.
+/// Sends several commands in order, stopping at the first failure; they run
+/// on the backend runtime so that the sequence completes even when the
+/// component that asked for it closes meanwhile.
 pub async fn call_all(conn: Connection, commands: Vec<Command>) -> Result<Vec<Reply>, UiError> {
     on_backend(async move {
         let mut replies = Vec::with_capacity(commands.len());

@@ -1,5 +1,7 @@
-//! The tokio runtime the backend connections live on, separate from GTK's
-//! main loop and from relm4's own runtime.
+//! A tokio runtime for backend work that must not depend on its caller:
+//! command sequences that must complete and blocking calls. Separate from
+//! GTK's main loop and from relm4's own runtime, and started only when
+//! first needed (opening a connection and single calls do not need it).
 
 use std::future::Future;
 use std::sync::OnceLock;
