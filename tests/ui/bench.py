@@ -5,7 +5,9 @@ virt-manager on the same host file. Prints figures and ratios; it asserts
 nothing about speed.
 
 Run through `make bench-ui` (tests/ui/run.sh provides Xvfb, D-Bus and the
-accessibility bus; the list is read through AT-SPI for both apps)."""
+accessibility bus; the list is read through AT-SPI for both apps). For
+hangar it also prints the median time of each start phase, which the app
+reports on stderr when HANGAR_TRACE_STARTUP is set."""
 
 import os
 import shutil
@@ -60,8 +62,9 @@ def listed_names(node):
 
 
 def rss_mib(pid):
-    """Resident memory of `pid` and its children, MiB."""
-    total = 0
+    """Resident memory of `pid` and its children, MiB: (total, anonymous,
+    file-backed), from /proc/PID/smaps_rollup."""
+    total = anonymous = 0
     pids = [pid]
     try:
         children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
@@ -70,20 +73,40 @@ def rss_mib(pid):
         pass
     for each in pids:
         try:
-            with open(f"/proc/{each}/status") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
+            with open(f"/proc/{each}/smaps_rollup") as rollup:
+                for line in rollup:
+                    if line.startswith("Rss:"):
                         total += int(line.split()[1])
+                    elif line.startswith("Anonymous:"):
+                        anonymous += int(line.split()[1])
         except OSError:
             continue
-    return total / 1024
+    return total / 1024, anonymous / 1024, (total - anonymous) / 1024
 
 
-def measure(command, env):
-    """(seconds until all domains are listed, RSS MiB after 3 s)."""
+def startup_phases(stderr):
+    """hangar's `hangar-startup SECONDS PHASE` lines (HANGAR_TRACE_STARTUP)."""
+    phases = {}
+    for line in stderr.splitlines():
+        parts = line.split(" ", 2)
+        if len(parts) == 3 and parts[0] == "hangar-startup":
+            try:
+                phases.setdefault(parts[2], float(parts[1]))
+            except ValueError:
+                continue
+    return phases
+
+
+def measure(command, env, trace=False):
+    """(seconds until all domains are listed, RSS MiB after 3 s as (total,
+    anonymous, file-backed), start phases when `trace`)."""
     start = time.monotonic()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if trace:
+        env = dict(env, HANGAR_TRACE_STARTUP=repr(start))
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE if trace else subprocess.DEVNULL, text=True)
     listed_at = None
+    memory = None
     try:
         deadline = start + 60
         while time.monotonic() < deadline and listed_at is None:
@@ -99,26 +122,35 @@ def measure(command, env):
         remaining = start + 3.0 - time.monotonic()
         if remaining > 0:
             time.sleep(remaining)
-        return listed_at, rss_mib(proc.pid)
+        memory = rss_mib(proc.pid)
     finally:
         proc.terminate()
         try:
-            proc.wait(10)
+            stderr = proc.communicate(timeout=10)[1]
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait()
+            stderr = proc.communicate()[1]
+    return listed_at, memory, startup_phases(stderr or "")
 
 
-def series(name, command, env):
-    times, rss = [], []
+def series(name, command, env, trace=False):
+    times, rss, anonymous, file_backed, phases = [], [], [], [], {}
     for _ in range(RUNS):
-        listed, memory = measure(command, env)
+        listed, (memory, anon, backed), run_phases = measure(command, env, trace)
         times.append(listed)
         rss.append(memory)
+        anonymous.append(anon)
+        file_backed.append(backed)
+        for phase, at in run_phases.items():
+            phases.setdefault(phase, []).append(at)
     median_time = statistics.median(times)
     median_rss = statistics.median(rss)
     print(f"{name:<24} {median_time:8.3f} s   {median_rss:8.1f} MiB   "
-          f"(runs: {', '.join(f'{t:.3f}' for t in times)})", flush=True)
+          f"(anonymous {statistics.median(anonymous):.1f}, file-backed "
+          f"{statistics.median(file_backed):.1f}; runs: {', '.join(f'{t:.3f}' for t in times)})",
+          flush=True)
+    for phase, ats in sorted(phases.items(), key=lambda item: statistics.median(item[1])):
+        print(f"    {statistics.median(ats):6.3f} s  {phase}")
     return median_time, median_rss
 
 
@@ -128,7 +160,7 @@ def main():
     print(f"UI benchmark: {uri}, {len(DOMAINS)} domains, Xvfb, GSK_RENDERER=cairo, median of {RUNS}")
     print(f"{'app':<24} {'launch→listed':>10}   {'RSS at 3 s':>12}")
     build = "release" if "/release/" in os.environ["HANGAR_BIN"] else "debug"
-    hangar = series(f"hangar ({build})", [os.environ["HANGAR_BIN"], "--connect", uri], env)
+    hangar = series(f"hangar ({build})", [os.environ["HANGAR_BIN"], "--connect", uri], env, trace=True)
     virt_manager = shutil.which("virt-manager")
     if virt_manager is None:
         print("virt-manager is not installed: no comparison (apt-get install virt-manager)")

@@ -34,7 +34,9 @@ pub fn run() -> glib::ExitCode {
     drop(relm4::RelmApp::<ManagerInput>::from_app(app.clone()));
     let init = std::cell::Cell::new(Some(ManagerInit { settings }));
     app.connect_startup(move |app| {
+        crate::startup_trace::mark("gtk initialised");
         install_style();
+        crate::startup_trace::mark("style installed");
         gtk4::Window::set_default_icon_name(config::APP_ID);
         let menus = gtk4::Builder::from_resource(&format!("{}/ui/menus.ui", config::RESOURCE_BASE));
         app.set_menubar(menus.object::<gio::MenuModel>("menubar").as_ref());
@@ -45,15 +47,18 @@ pub fn run() -> glib::ExitCode {
             app.add_window(controller.widget().upcast_ref::<gtk4::Window>());
             controller.detach_runtime();
         }
+        crate::startup_trace::mark("manager window built");
     });
     app.connect_activate(|app| {
         if let Some(window) = app.active_window() {
             window.present();
         }
     });
-    app.connect_command_line(|app, command_line| {
+    app.connect_command_line(|_, command_line| {
+        crate::startup_trace::mark("command line");
         let request = LaunchRequest::from_options(&command_line.options_dict());
-        app.activate();
+        // The manager presents its window itself once it has asked for the
+        // connections, so the backend loads them while GTK maps the window.
         MANAGER_BROKER.send(ManagerInput::Launch(request));
         glib::ExitCode::SUCCESS
     });

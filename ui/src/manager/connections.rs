@@ -1,6 +1,7 @@
 //! The manager's connections: the command line, opening URIs, and the
 //! events each open connection sends.
 
+use gtk4::glib;
 use gtk4::prelude::*;
 use hangar_core::api::{ApiError, Command, Connection, DomainInfo, Event, ObjectEvent, ObjectKind};
 use relm4::prelude::*;
@@ -56,6 +57,10 @@ impl ManagerWindow {
         }
         // The manager first, so that a window asked for comes out on top.
         self.window.present();
+        if first && crate::startup_trace::enabled() {
+            crate::startup_trace::mark("window presented");
+            trace_next_frame(&self.window, "first frame");
+        }
         self.run_pending();
     }
 
@@ -102,13 +107,16 @@ impl ManagerWindow {
         host.set_status(HostStatus::Connecting);
         self.rebuild_list();
         let uri = uri.to_string();
+        crate::startup_trace::mark("connecting");
         sender.oneshot_command(async move {
             let result = async {
                 let conn = backend::open(uri.clone()).await?;
+                crate::startup_trace::mark("connection open");
                 let domains = expect_reply!(
                     backend::call(conn.clone(), Command::ListDomains).await?,
                     Domains
                 )?;
+                crate::startup_trace::mark("domains received");
                 Ok((conn, domains))
             }
             .await;
@@ -163,6 +171,10 @@ impl ManagerWindow {
         self.select_first_domain();
         self.update_actions();
         self.run_pending();
+        if crate::startup_trace::enabled() {
+            crate::startup_trace::mark("list filled");
+            trace_next_frame(&self.window, "first frame with the list");
+        }
     }
 
     /// Shows what the command line asked for on connections now open.
@@ -250,4 +262,24 @@ impl ManagerWindow {
             ManagerCommand::DomainRefreshed(uri, name, result)
         });
     }
+}
+
+/// Marks the end of the next frame `window` paints, for the startup trace.
+fn trace_next_frame(window: &gtk4::ApplicationWindow, phase: &'static str) {
+    // A tick callback runs at the start of the window's next frame (its
+    // frame clock exists once the window is mapped); the paint that ends
+    // that frame is the one measured.
+    window.add_tick_callback(move |_, clock| {
+        let slot = std::rc::Rc::new(std::cell::Cell::new(None));
+        let paint_slot = slot.clone();
+        let paint = clock.connect_after_paint(move |clock| {
+            crate::startup_trace::mark(phase);
+            if let Some(id) = paint_slot.take() {
+                clock.disconnect(id);
+            }
+        });
+        slot.set(Some(paint));
+        glib::ControlFlow::Break
+    });
+    window.queue_draw();
 }
