@@ -7,6 +7,8 @@
 
 #[path = "e2e/balloon.rs"]
 mod balloon;
+#[path = "e2e/boot_path.rs"]
+mod boot_path;
 #[path = "e2e/input.rs"]
 mod input;
 #[path = "sandbox/mod.rs"]
@@ -39,6 +41,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(vnc::scenarios());
     all.extend(input::scenarios());
     all.extend(snapshot::scenarios());
+    all.extend(boot_path::scenarios());
     all
 }
 

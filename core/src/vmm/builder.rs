@@ -2,7 +2,9 @@
 //! the buses, the kernel and initrd loaded, boot tables written, vCPUs set
 //! up and started. A reboot builds a new instance from scratch.
 
-use super::arch::{self, initrd_address, layout, AcpiConfig, ArchError, BootEntry, BootImage};
+use super::arch::{
+    self, initrd_address, layout, AcpiConfig, ArchError, BootEntry, BootImage, PvhBoot,
+};
 use super::config::VmConfig;
 use super::console::ConsoleHub;
 use super::device_manager::virtio::{devices_and_inputs_from_config, VirtioDevices};
@@ -13,12 +15,12 @@ use super::devices::virtio::balloon::BalloonControl;
 use super::devices::virtio::input::InputHandle;
 use super::display::framebuffer::LinearFramebufferInfo;
 use super::display::{Display, InputSink};
+use super::kernel::{load_kernel, KernelEntry, KernelError};
 use super::vstate::memory::{create_guest_memory, MemoryError};
 use super::vstate::vcpu::VcpuSet;
 use super::vstate::vm::{Vm, VmError};
 use super::{GuestEvent, MachineEvent};
 use kvm_ioctls::Kvm;
-use linux_loader::loader::{bzimage::BzImage, KernelLoader};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -47,6 +49,9 @@ pub enum BuildError {
         /// What the loader found.
         reason: String,
     },
+    /// The kernel cannot be loaded.
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
     /// Guest memory.
     #[error(transparent)]
     Memory(#[from] MemoryError),
@@ -212,22 +217,10 @@ pub fn build(
     )?;
     let framebuffer = attach_display(&mut vm, &devices, display, inputs)?;
 
-    // Kernel, initrd, command line, zero page, ACPI.
-    let mut kernel = open("kernel", &config.kernel)?;
-    let loaded = BzImage::load(
-        &memory,
-        None,
-        &mut kernel,
-        Some(GuestAddress(layout::HIMEM_START)),
-    )
-    .map_err(|e| BuildError::NotBzImage {
-        path: config.kernel.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    let header = loaded.setup_header.ok_or_else(|| BuildError::NotBzImage {
-        path: config.kernel.display().to_string(),
-        reason: "no setup header".into(),
-    })?;
+    // Kernel, initrd, command line, zero page or PVH start info, ACPI.
+    let loaded = load_kernel(&memory, &config.kernel, framebuffer.is_none())?;
+    eprintln!("hangar-vmm: boot path: {}", loaded.describe());
+    let header = loaded.header;
     let initrd = match &config.initrd {
         Some(path) => Some(load_initrd(
             &memory,
@@ -244,19 +237,37 @@ pub fn build(
             vcpus: config.vcpus,
         },
     )?;
-    arch::configure_boot(
-        &memory,
-        &BootImage {
-            header,
-            cmdline: &config.cmdline,
-            initrd,
-            mem_size: config.memory_bytes,
-            rsdp,
-            framebuffer,
+    let boot_entry = match loaded.entry {
+        KernelEntry::Pvh { entry } => BootEntry::Pvh {
+            entry,
+            start_info: arch::configure_pvh_boot(
+                &memory,
+                &PvhBoot {
+                    header,
+                    cmdline: &config.cmdline,
+                    initrd,
+                    mem_size: config.memory_bytes,
+                    rsdp,
+                },
+            )?,
         },
-    )?;
+        KernelEntry::Linux64 { entry, .. } => {
+            arch::configure_boot(
+                &memory,
+                &BootImage {
+                    header,
+                    cmdline: &config.cmdline,
+                    initrd,
+                    mem_size: config.memory_bytes,
+                    rsdp,
+                    framebuffer,
+                },
+            )?;
+            BootEntry::Linux64 { entry }
+        }
+    };
 
-    // vCPUs: the 64-bit entry point is 0x200 past the protected-mode kernel.
+    // vCPUs: the boot vCPU enters the kernel, the others wait for INIT/SIPI.
     let supported = kvm
         .get_supported_cpuid(kvm_bindings::KVM_MAX_CPUID_ENTRIES)
         .map_err(|e| BuildError::Vcpu {
@@ -274,9 +285,7 @@ pub fn build(
             })?;
         let mut cpuid = supported.clone();
         arch::normalize_cpuid(&mut cpuid, index, config.vcpus);
-        let boot = (index == 0).then_some(BootEntry {
-            entry: loaded.kernel_load.0 + 0x200,
-        });
+        let boot = (index == 0).then_some(boot_entry);
         arch::configure_vcpu(&fd, &memory, &cpuid, boot)?;
         fds.push(fd);
     }

@@ -17,6 +17,8 @@ pub mod control;
 pub mod device_manager;
 pub mod devices;
 pub mod display;
+pub mod kernel;
+pub mod kernel_cache;
 pub mod machine;
 pub mod save_restore;
 pub mod snapshot;

@@ -10,7 +10,8 @@ pub use self::x86_64::{
     acpi::{write_tables as write_acpi_tables, AcpiConfig},
     boot_params::{configure_boot, initrd_address, BootImage},
     cpuid::normalize_cpuid,
-    layout,
+    kernel_image, layout,
+    pvh::{configure_pvh_boot, PvhBoot},
     regs::{configure_vcpu, BootEntry},
     ArchError,
 };

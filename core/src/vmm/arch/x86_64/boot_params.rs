@@ -65,19 +65,7 @@ pub fn initrd_address(
 /// Writes the command line and the zero page.
 pub fn configure_boot(mem: &GuestMemoryMmap, image: &BootImage) -> Result<(), ArchError> {
     let gm = |what| move |source| ArchError::GuestMemory { what, source };
-    let max = match image.header.cmdline_size {
-        0 => 256,
-        n => n as usize,
-    }
-    .min(CMDLINE_MAX_SIZE);
-    let len = image.cmdline.len() + 1;
-    if len > max {
-        return Err(ArchError::CmdlineTooLong { len, max });
-    }
-    let mut bytes = image.cmdline.as_bytes().to_vec();
-    bytes.push(0);
-    mem.write_slice(&bytes, GuestAddress(CMDLINE_START))
-        .map_err(gm("command line"))?;
+    let cmdline_len = write_cmdline(mem, image.cmdline, &image.header)?;
 
     let mut params = ZeroPage::default();
     let p = &mut params.0;
@@ -86,7 +74,7 @@ pub fn configure_boot(mem: &GuestMemoryMmap, image: &BootImage) -> Result<(), Ar
     p.hdr.boot_flag = KERNEL_BOOT_FLAG_MAGIC;
     p.hdr.header = KERNEL_HDR_MAGIC;
     p.hdr.cmd_line_ptr = CMDLINE_START as u32;
-    p.hdr.cmdline_size = bytes.len() as u32;
+    p.hdr.cmdline_size = cmdline_len as u32;
     if let Some((addr, size)) = image.initrd {
         p.hdr.ramdisk_image = addr as u32;
         p.hdr.ramdisk_size = size as u32;
@@ -107,6 +95,33 @@ pub fn configure_boot(mem: &GuestMemoryMmap, image: &BootImage) -> Result<(), Ar
     mem.write_obj(params, GuestAddress(ZERO_PAGE_START))
         .map_err(gm("zero page"))?;
     Ok(())
+}
+
+/// Writes `cmdline` NUL-terminated at [`CMDLINE_START`], if the kernel
+/// (`header.cmdline_size`) accepts that long a line; returns its length
+/// with the NUL.
+pub fn write_cmdline(
+    mem: &GuestMemoryMmap,
+    cmdline: &str,
+    header: &setup_header,
+) -> Result<usize, ArchError> {
+    let max = match header.cmdline_size {
+        0 => 256,
+        n => n as usize,
+    }
+    .min(CMDLINE_MAX_SIZE);
+    let len = cmdline.len() + 1;
+    if len > max {
+        return Err(ArchError::CmdlineTooLong { len, max });
+    }
+    let mut bytes = cmdline.as_bytes().to_vec();
+    bytes.push(0);
+    mem.write_slice(&bytes, GuestAddress(CMDLINE_START))
+        .map_err(|source| ArchError::GuestMemory {
+            what: "command line",
+            source,
+        })?;
+    Ok(len)
 }
 
 /// The e820 map `(start, size, type)` for `mem_size` bytes of RAM.

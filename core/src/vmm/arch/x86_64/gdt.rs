@@ -21,6 +21,17 @@ pub fn boot_gdt() -> [u64; 4] {
     ]
 }
 
+/// The GDT of a PVH entry: as [`boot_gdt`] but with a 32-bit code segment,
+/// since the kernel starts in 32-bit protected mode with paging off.
+pub fn pvh_gdt() -> [u64; 4] {
+    [
+        0,
+        gdt_entry(0xc09b, 0, 0xfffff), // code: present, exec/read, 32-bit, 4 KiB granular
+        gdt_entry(0xc093, 0, 0xfffff), // data: present, read/write, 32-bit, 4 KiB granular
+        gdt_entry(0x808b, 0, 0xfffff), // TSS: present, busy
+    ]
+}
+
 /// Encodes a descriptor from its flags (access byte in the low 8 bits, the
 /// G/DB/L/AVL nibble in bits 12..16), base and 20-bit limit.
 pub const fn gdt_entry(flags: u16, base: u32, limit: u32) -> u64 {
@@ -66,6 +77,13 @@ mod tests {
         assert_eq!(seg.type_, 0xb);
         assert_eq!(seg.limit, 0xffff_ffff);
         assert_eq!(seg.base, 0);
+    }
+
+    #[test]
+    fn pvh_code_segment_is_32_bit_flat() {
+        let seg = segment_from_entry(pvh_gdt()[CODE_INDEX as usize], CODE_INDEX);
+        assert_eq!((seg.l, seg.db, seg.present, seg.g), (0, 1, 1, 1));
+        assert_eq!((seg.type_, seg.base, seg.limit), (0xb, 0, 0xffff_ffff));
     }
 
     #[test]

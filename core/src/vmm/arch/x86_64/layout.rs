@@ -8,6 +8,12 @@
 pub const BOOT_GDT_START: u64 = 0x500;
 /// IDT (empty: the kernel installs its own before enabling interrupts).
 pub const BOOT_IDT_START: u64 = 0x520;
+/// The PVH boot's `hvm_start_info`, then its module list and memory map.
+pub const PVH_INFO_START: u64 = 0x6000;
+/// The PVH module list (one entry: the initrd).
+pub const PVH_MODLIST_START: u64 = 0x6040;
+/// The PVH memory map (`hvm_memmap_table_entry` array), up to the zero page.
+pub const PVH_MEMMAP_START: u64 = 0x6080;
 /// The zero page (`struct boot_params`).
 pub const ZERO_PAGE_START: u64 = 0x7000;
 /// Initial stack pointer for the boot vCPU.

@@ -1,10 +1,12 @@
-//! x86-64: the 64-bit Linux boot protocol, CPUID, MSRs, LAPIC and ACPI.
+//! x86-64: the 64-bit Linux and PVH boot protocols, CPUID, MSRs, LAPIC and ACPI.
 
 pub mod acpi;
 pub mod boot_params;
 pub mod cpuid;
 pub mod gdt;
+pub mod kernel_image;
 pub mod layout;
+pub mod pvh;
 pub mod regs;
 
 /// Errors setting up the x86-64 machine.

@@ -1,5 +1,5 @@
 //! vCPU state at power-on: registers and segments for the 64-bit Linux boot
-//! protocol (boot vCPU only), FPU, boot MSRs, LAPIC interrupt lines, and the
+//! protocol or the PVH entry (boot vCPU only), FPU, boot MSRs, LAPIC interrupt lines, and the
 //! identity-mapped page tables the kernel starts on.
 
 use super::gdt::{self, CODE_INDEX, DATA_INDEX, TSS_INDEX};
@@ -36,11 +36,23 @@ const APIC_LVT_LINT1: usize = 0x360;
 const APIC_MODE_NMI: u32 = 0x4;
 const APIC_MODE_EXTINT: u32 = 0x7;
 
-/// Where the boot vCPU starts: the kernel's 64-bit entry point.
+/// Where and how the boot vCPU enters the kernel.
 #[derive(Debug, Clone, Copy)]
-pub struct BootEntry {
-    /// Address of `startup_64`.
-    pub entry: u64,
+pub enum BootEntry {
+    /// The 64-bit Linux boot protocol: long mode on identity-mapped page
+    /// tables, RSI pointing at the zero page.
+    Linux64 {
+        /// Address of `startup_64`.
+        entry: u64,
+    },
+    /// The PVH boot protocol: 32-bit protected mode, paging off, flat
+    /// segments, EBX pointing at the `hvm_start_info`.
+    Pvh {
+        /// The `XEN_ELFNOTE_PHYS32_ENTRY` address.
+        entry: u64,
+        /// Guest address of the `hvm_start_info`.
+        start_info: u64,
+    },
 }
 
 fn kvm(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> ArchError {
@@ -65,19 +77,32 @@ pub fn configure_vcpu(
     };
     vcpu.set_fpu(&fpu).map_err(kvm("KVM_SET_FPU"))?;
     set_lint(vcpu)?;
-    if let Some(boot) = boot {
-        write_boot_tables(mem)?;
-        set_sregs(vcpu)?;
-        let regs = kvm_regs {
-            rflags: 0x2,
-            rip: boot.entry,
-            rsp: BOOT_STACK_POINTER,
-            rbp: BOOT_STACK_POINTER,
-            rsi: ZERO_PAGE_START,
-            ..Default::default()
-        };
-        vcpu.set_regs(&regs).map_err(kvm("KVM_SET_REGS"))?;
-    }
+    let regs = match boot {
+        None => return Ok(()),
+        Some(BootEntry::Linux64 { entry }) => {
+            write_boot_tables(mem)?;
+            set_sregs(vcpu)?;
+            kvm_regs {
+                rflags: 0x2,
+                rip: entry,
+                rsp: BOOT_STACK_POINTER,
+                rbp: BOOT_STACK_POINTER,
+                rsi: ZERO_PAGE_START,
+                ..Default::default()
+            }
+        }
+        Some(BootEntry::Pvh { entry, start_info }) => {
+            write_gdt(mem, &gdt::pvh_gdt())?;
+            set_pvh_sregs(vcpu)?;
+            kvm_regs {
+                rflags: 0x2,
+                rip: entry,
+                rbx: start_info,
+                ..Default::default()
+            }
+        }
+    };
+    vcpu.set_regs(&regs).map_err(kvm("KVM_SET_REGS"))?;
     Ok(())
 }
 
@@ -124,14 +149,20 @@ fn set_lint(vcpu: &VcpuFd) -> Result<(), ArchError> {
     Ok(())
 }
 
-fn write_boot_tables(mem: &GuestMemoryMmap) -> Result<(), ArchError> {
+/// Writes `table` as the GDT and an empty IDT.
+fn write_gdt(mem: &GuestMemoryMmap, table: &[u64]) -> Result<(), ArchError> {
     let gm = |what| move |source| ArchError::GuestMemory { what, source };
-    for (i, entry) in gdt::boot_gdt().iter().enumerate() {
+    for (i, entry) in table.iter().enumerate() {
         mem.write_obj(*entry, GuestAddress(BOOT_GDT_START + i as u64 * 8))
             .map_err(gm("GDT"))?;
     }
     mem.write_obj(0u64, GuestAddress(BOOT_IDT_START))
-        .map_err(gm("IDT"))?;
+        .map_err(gm("IDT"))
+}
+
+fn write_boot_tables(mem: &GuestMemoryMmap) -> Result<(), ArchError> {
+    let gm = |what| move |source| ArchError::GuestMemory { what, source };
+    write_gdt(mem, &gdt::boot_gdt())?;
     // Identity map of the first 4 GiB with 2 MiB pages: the 64-bit boot
     // protocol needs the kernel, zero page, command line and initrd mapped.
     mem.write_obj(PDPT_START | 0x3, GuestAddress(PML4_START))
@@ -170,6 +201,33 @@ fn set_sregs(vcpu: &VcpuFd) -> Result<(), ArchError> {
     sregs.cr3 = PML4_START;
     sregs.cr4 |= CR4_PAE;
     sregs.efer |= EFER_LME | EFER_LMA;
+    vcpu.set_sregs(&sregs).map_err(kvm("KVM_SET_SREGS"))?;
+    Ok(())
+}
+
+/// Segments and control registers of a PVH entry: flat 32-bit segments from
+/// [`gdt::pvh_gdt`], protection on, paging, PAE and long mode off.
+fn set_pvh_sregs(vcpu: &VcpuFd) -> Result<(), ArchError> {
+    let mut sregs = vcpu.get_sregs().map_err(kvm("KVM_GET_SREGS"))?;
+    let table = gdt::pvh_gdt();
+    sregs.gdt.base = BOOT_GDT_START;
+    sregs.gdt.limit = (table.len() * 8 - 1) as u16;
+    sregs.idt.base = BOOT_IDT_START;
+    sregs.idt.limit = 7;
+    let code = gdt::segment_from_entry(table[CODE_INDEX as usize], CODE_INDEX);
+    let data = gdt::segment_from_entry(table[DATA_INDEX as usize], DATA_INDEX);
+    let tss = gdt::segment_from_entry(table[TSS_INDEX as usize], TSS_INDEX);
+    sregs.cs = code;
+    sregs.ds = data;
+    sregs.es = data;
+    sregs.fs = data;
+    sregs.gs = data;
+    sregs.ss = data;
+    sregs.tr = tss;
+    sregs.cr0 = (sregs.cr0 | CR0_PE | CR0_ET) & !CR0_PG;
+    sregs.cr3 = 0;
+    sregs.cr4 &= !CR4_PAE;
+    sregs.efer &= !(EFER_LME | EFER_LMA);
     vcpu.set_sregs(&sregs).map_err(kvm("KVM_SET_SREGS"))?;
     Ok(())
 }
