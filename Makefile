@@ -5,7 +5,7 @@ export CARGO_TERM_COLOR ?= never
 
 # Debian packages to build and run the app.
 DEBS_RUN = pkg-config libgtk-4-dev libvte-2.91-gtk4-dev libgvnc-1.0-dev \
-	libglib2.0-dev-bin gettext
+	libglib2.0-dev-bin gettext liblzma-dev
 # ...and what the whole test suite drives: a real X server, accessibility,
 # QEMU for the nested KVM sandbox, qemu-img to check images, network tools.
 DEBS_TEST = $(DEBS_RUN) xvfb xauth dbus dbus-x11 at-spi2-core python3-pyatspi \
