@@ -142,14 +142,29 @@ def wait_for_path(path, timeout=20.0):
     raise AssertionError(f"{path} did not appear")
 
 
+def connect_unix(path, timeout=20.0):
+    """A socket connected to the unix socket at `path`. QEMU binds the path
+    a moment before it listens on it, so a refused connection is retried."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = socket.socket(socket.AF_UNIX)
+        try:
+            sock.connect(path)
+            return sock
+        except ConnectionRefusedError:
+            sock.close()
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
 class SerialRelay:
     """Keeps COM1's output from boot and serves it, then the live stream
     both ways, to one client at a time on its own unix socket."""
 
     def __init__(self, guest_path, path):
         self.path = path
-        self.guest = socket.socket(socket.AF_UNIX)
-        self.guest.connect(guest_path)
+        self.guest = connect_unix(guest_path)
         self.history = b""
         self.client = None
         self.lock = threading.Lock()
