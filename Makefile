@@ -13,7 +13,7 @@ DEBS_TEST = $(DEBS_RUN) xvfb xauth dbus dbus-x11 at-spi2-core python3-pyatspi \
 	busybox-static dnsmasq-base nftables iproute2 passt gvncviewer \
 	imagemagick
 
-.PHONY: run test deps-run deps-test build check-fmt test-data test-ui bench-ui install bench-storage bench-xml bench-vmm bench-blk bench-vnc bench-vnc-latency
+.PHONY: run test deps-run deps-test build check-fmt test-data test-ui bench-ui install bench-storage bench-xml bench-vmm bench-blk bench-vnc bench-vnc-latency bench-qcow2
 
 deps-run:
 	@scripts/ensure-debs $(DEBS_RUN)
@@ -107,3 +107,8 @@ bench-blk: deps-test
 # program, in the nested KVM sandbox; prints figures and ratios (minutes).
 bench-vnc-latency: deps-test
 	$(CARGO) bench -p hangar-core --bench vnc_latency
+
+# The qcow2 backend's fresh-image write path on the host (tmpfs), against
+# qemu-img bench and a plain raw file; prints MB/s (seconds; not in test).
+bench-qcow2: deps-test
+	$(CARGO) bench -p hangar-core --bench qcow2_write
