@@ -1,8 +1,8 @@
 //! Benchmark: the latency from a guest's write to its framebuffer to a VNC
 //! client having the pixels, for hangar-vmm's built-in VNC server and for
 //! QEMU's (`-accel kvm -M pc -vga std`, VESA mode 1024x768x32), same kernel,
-//! initrd, guest program, memory and vCPU, in one boot of the nested
-//! sandbox; `make bench-vnc-latency`.
+//! initrd, guest program, memory and vCPU, running side by side in one boot
+//! of the nested sandbox and sampled in turn; `make bench-vnc-latency`.
 //!
 //! This binary also is the probe: the sandbox images carry it into L1 as
 //! `/bin/vnc-latency-probe`, where `probe ...` (tests/vnc_latency/probe.rs)
@@ -37,17 +37,11 @@ const PROBE: &str = "vnc-latency-probe";
 fn scenario() -> Scenario {
     let script = format!(
         r#"
+# Both guests run at once and the probe samples them in turn, so that a
+# change in the machine's load falls on both.
 export EXTRA_DEVICES="<graphics type='vnc' port='5900' listen='127.0.0.1'/><video><model type='vga'><resolution x='1024' y='768'/></model></video>"
 start_vm hv {MEMORY_MIB} {VCPUS} fblat
 unset EXTRA_DEVICES
-if wait_for "$WORK/hv.log" 'HANGAR-L2-FBLAT-READY\|HANGAR-L2-FB-MISSING' 600; then
-    tr -d '\r' <"$WORK/hv.log" | grep '^HANGAR-L2-FB ' | sed 's/^/hangar-vmm /'
-    /bin/{PROBE} probe --label hangar-vmm --vnc 5900 --hangar-console "$WORK/hv.sock" --samples {SAMPLES}
-else
-    show hv
-fi
-ctl hv destroy
-wait_exit hv 60
 qemu-system-x86_64 -L /usr/share/qemu -L /usr/share/seabios -accel kvm -cpu host -M pc \
     -m {MEMORY_MIB} -smp {VCPUS} -nodefaults -no-user-config -vga std -display none \
     -monitor none -no-reboot -vnc 127.0.0.1:10 \
@@ -56,12 +50,22 @@ qemu-system-x86_64 -L /usr/share/qemu -L /usr/share/seabios -accel kvm -cpu host
     -append "console=ttyS0 quiet panic=-1 pci=noearly vga=0x344 hangar_mode=fblat" \
     >"$WORK/qemu.out" 2>&1 &
 qpid=$!
+targets=""
+if wait_for "$WORK/hv.log" 'HANGAR-L2-FBLAT-READY\|HANGAR-L2-FB-MISSING' 600; then
+    tr -d '\r' <"$WORK/hv.log" | grep '^HANGAR-L2-FB ' | sed 's/^/hangar-vmm /'
+    targets="$targets --target hangar-vmm:5900:hangar:$WORK/hv.sock"
+else
+    show hv
+fi
 if wait_for "$WORK/qemu.log" 'HANGAR-L2-FBLAT-READY\|HANGAR-L2-FB-MISSING' 600; then
     tr -d '\r' <"$WORK/qemu.log" | grep '^HANGAR-L2-FB ' | sed 's/^/qemu /'
-    /bin/{PROBE} probe --label qemu --vnc 5910 --raw-serial "$WORK/qemu.serial" --samples {SAMPLES}
+    targets="$targets --target qemu:5910:raw:$WORK/qemu.serial"
 else
     cat "$WORK/qemu.out" "$WORK/qemu.log"
 fi
+[ -n "$targets" ] && /bin/{PROBE} probe --samples {SAMPLES} $targets
+ctl hv destroy
+wait_exit hv 60
 kill $qpid
 wait $qpid
 "#

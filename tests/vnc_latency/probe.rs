@@ -28,62 +28,103 @@ pub enum Serial {
     Raw(String),
 }
 
-/// What `probe` was asked to do.
-pub struct ProbeArgs {
+/// One VMM's guest to measure.
+pub struct Target {
     /// A name for the output lines (`hangar-vmm`, `qemu`).
     pub label: String,
     /// The VNC server's TCP port on 127.0.0.1.
     pub vnc_port: u16,
     /// The serial console.
     pub serial: Serial,
-    /// Counted samples of each kind.
+}
+
+/// What `probe` was asked to do.
+pub struct ProbeArgs {
+    /// The guests, sampled in turn so that both see the same load.
+    pub targets: Vec<Target>,
+    /// Counted samples of each kind and target.
     pub samples: usize,
 }
 
-/// Parses `probe --label L --vnc PORT (--hangar-console SOCK | --raw-serial SOCK) --samples N`.
+/// Parses `probe --samples N --target LABEL:PORT:hangar:SOCKET
+/// --target LABEL:PORT:raw:SOCKET ...` (`hangar`: hangar-vmm's control
+/// socket; `raw`: a socket carrying the serial bytes).
 pub fn parse_args(args: &[String]) -> Result<ProbeArgs, String> {
-    let mut label = None;
-    let mut vnc_port = None;
-    let mut serial = None;
+    let mut targets = Vec::new();
     let mut samples = 100;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
-            "--label" => label = Some(value.clone()),
-            "--vnc" => vnc_port = Some(value.parse().map_err(|e| format!("--vnc {value}: {e}"))?),
-            "--hangar-console" => serial = Some(Serial::HangarConsole(value.clone())),
-            "--raw-serial" => serial = Some(Serial::Raw(value.clone())),
             "--samples" => {
                 samples = value
                     .parse()
                     .map_err(|e| format!("--samples {value}: {e}"))?
             }
+            "--target" => {
+                let parts: Vec<&str> = value.splitn(4, ':').collect();
+                let [label, port, kind, path] = parts[..] else {
+                    return Err(format!(
+                        "--target {value}: want LABEL:PORT:hangar|raw:SOCKET"
+                    ));
+                };
+                let serial = match kind {
+                    "hangar" => Serial::HangarConsole(path.to_string()),
+                    "raw" => Serial::Raw(path.to_string()),
+                    other => return Err(format!("--target {value}: unknown serial kind {other}")),
+                };
+                targets.push(Target {
+                    label: label.to_string(),
+                    vnc_port: port.parse().map_err(|e| format!("--target {value}: {e}"))?,
+                    serial,
+                });
+            }
             other => return Err(format!("unknown option {other}")),
         }
     }
-    Ok(ProbeArgs {
-        label: label.ok_or("--label is missing")?,
-        vnc_port: vnc_port.ok_or("--vnc is missing")?,
-        serial: serial.ok_or("--hangar-console or --raw-serial is missing")?,
-        samples,
-    })
+    if targets.is_empty() {
+        return Err("no --target".into());
+    }
+    Ok(ProbeArgs { targets, samples })
 }
 
-/// Runs the probe and prints `HANGAR-VNCLAT LABEL KIND ms...` lines, one
-/// per kind: `echo` (serial round trip), `paint` (serial write to the
-/// colour on the client), `paint-ack` (serial write to the guest's answer
-/// after painting); and `HANGAR-VNCLAT-LOST LABEL n`.
+/// A target being measured: its connections and what it measured.
+struct Session {
+    label: String,
+    colours: Receiver<(u32, Instant)>,
+    serial: Box<dyn Write + Send>,
+    acks: Receiver<(u32, Instant)>,
+    echo: Vec<f64>,
+    paint: Vec<f64>,
+    paint_ack: Vec<f64>,
+    lost: usize,
+}
+
+/// Runs the probe and prints, per target, `HANGAR-VNCLAT LABEL KIND ms...`
+/// lines, one per kind: `echo` (serial round trip), `paint` (serial write
+/// to the colour on the client), `paint-ack` (serial write to the guest's
+/// answer after painting); and `HANGAR-VNCLAT-LOST LABEL n`. The targets
+/// take turns sample by sample, so a change in the machine's load falls
+/// on all of them.
 pub fn run(args: &ProbeArgs) -> Result<(), String> {
-    let colours = rfb_watch(args.vnc_port)?;
-    let (mut serial_in, acks) = open_serial(&args.serial)?;
-    let mut echo = Vec::new();
-    let mut paint = Vec::new();
-    let mut paint_ack = Vec::new();
-    let mut lost = 0usize;
+    let mut sessions = Vec::new();
+    for target in &args.targets {
+        let colours = rfb_watch(target.vnc_port)?;
+        let (serial, acks) = open_serial(&target.serial)?;
+        sessions.push(Session {
+            label: target.label.clone(),
+            colours,
+            serial,
+            acks,
+            echo: Vec::new(),
+            paint: Vec::new(),
+            paint_ack: Vec::new(),
+            lost: 0,
+        });
+    }
     let mut seq: u32 = 0;
-    // A fixed pseudo-random gap between samples, the same for every VMM,
-    // so that no sample lines up with a server's refresh timer.
+    // A fixed pseudo-random gap between samples, so that no sample lines up
+    // with a server's refresh timer.
     let mut lcg: u32 = 12345;
     let mut gap = || {
         lcg = lcg.wrapping_mul(1_103_515_245).wrapping_add(12345);
@@ -91,44 +132,68 @@ pub fn run(args: &ProbeArgs) -> Result<(), String> {
     };
     for round in 0..args.samples + WARMUP {
         let counted = round >= WARMUP;
-        seq += 1;
-        std::thread::sleep(gap());
-        let t0 = Instant::now();
-        send_line(&mut serial_in, &format!("e 0 {seq}"))?;
-        match wait_ack(&acks, seq) {
-            Some(t) if counted => echo.push(ms(t - t0)),
-            Some(_) => {}
-            None => lost += 1,
-        }
-
-        seq += 1;
         let colour = (round % 7 + 1) as u32;
-        let want = rgb_of(colour);
-        // Updates that were already on their way belong to the last sample.
-        while colours.try_recv().is_ok() {}
-        std::thread::sleep(gap());
-        let t0 = Instant::now();
-        send_line(&mut serial_in, &format!("p {colour} {seq}"))?;
-        let seen = wait_colour(&colours, want);
-        let acked = wait_ack(&acks, seq);
-        match (seen, acked) {
-            (Some(seen), Some(acked)) if counted => {
-                paint.push(ms(seen - t0));
-                paint_ack.push(ms(acked - t0));
-            }
-            (Some(_), Some(_)) => {}
-            _ => lost += 1,
+        // Who goes first alternates.
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..sessions.len()).collect()
+        } else {
+            (0..sessions.len()).rev().collect()
+        };
+        for i in order {
+            let session = &mut sessions[i];
+            seq += 1;
+            std::thread::sleep(gap());
+            sample(session, seq, None, counted)?;
+            seq += 1;
+            std::thread::sleep(gap());
+            sample(session, seq, Some(colour), counted)?;
         }
     }
-    for (kind, values) in [
-        ("echo", &echo),
-        ("paint", &paint),
-        ("paint-ack", &paint_ack),
-    ] {
-        let list: Vec<String> = values.iter().map(|v| format!("{v:.2}")).collect();
-        println!("HANGAR-VNCLAT {} {kind} {}", args.label, list.join(" "));
+    for session in &sessions {
+        for (kind, values) in [
+            ("echo", &session.echo),
+            ("paint", &session.paint),
+            ("paint-ack", &session.paint_ack),
+        ] {
+            let list: Vec<String> = values.iter().map(|v| format!("{v:.2}")).collect();
+            println!("HANGAR-VNCLAT {} {kind} {}", session.label, list.join(" "));
+        }
+        println!("HANGAR-VNCLAT-LOST {} {}", session.label, session.lost);
     }
-    println!("HANGAR-VNCLAT-LOST {} {lost}", args.label);
+    Ok(())
+}
+
+/// One sample on `session`: an echo (`colour` None) or a paint.
+fn sample(
+    session: &mut Session,
+    seq: u32,
+    colour: Option<u32>,
+    counted: bool,
+) -> Result<(), String> {
+    let Some(colour) = colour else {
+        let t0 = Instant::now();
+        send_line(&mut session.serial, &format!("e 0 {seq}"))?;
+        match wait_ack(&session.acks, seq) {
+            Some(t) if counted => session.echo.push(ms(t - t0)),
+            Some(_) => {}
+            None => session.lost += 1,
+        }
+        return Ok(());
+    };
+    // Updates that were already on their way belong to the last sample.
+    while session.colours.try_recv().is_ok() {}
+    let t0 = Instant::now();
+    send_line(&mut session.serial, &format!("p {colour} {seq}"))?;
+    let seen = wait_colour(&session.colours, rgb_of(colour));
+    let acked = wait_ack(&session.acks, seq);
+    match (seen, acked) {
+        (Some(seen), Some(acked)) if counted => {
+            session.paint.push(ms(seen - t0));
+            session.paint_ack.push(ms(acked - t0));
+        }
+        (Some(_), Some(_)) => {}
+        _ => session.lost += 1,
+    }
     Ok(())
 }
 
