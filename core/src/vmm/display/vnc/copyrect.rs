@@ -34,19 +34,26 @@ pub struct SentFrame {
     new_hashes: Vec<u64>,
 }
 
-/// A line's hash (FNV-like over pairs of pixels, the top byte ignored).
+/// A line's hash, the top byte of pixels ignored: four independent
+/// multiply-xor lanes over pairs of pixels, so the multiplies overlap.
 fn line_hash(line: &[u32]) -> u64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325u64;
-    let mut pairs = line.chunks_exact(2);
-    for pair in &mut pairs {
-        let v = (u64::from(pair[0] & 0x00ff_ffff) << 32) | u64::from(pair[1] & 0x00ff_ffff);
-        hash = (hash ^ v).wrapping_mul(0x0000_0100_0000_01b3);
-        hash ^= hash >> 29;
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    const COLOUR: u64 = 0x00ff_ffff_00ff_ffff;
+    let pair = |p: &[u32]| ((u64::from(p[0]) << 32) | u64::from(p[1])) & COLOUR;
+    let mut lanes = [1u64, 2, 3, 4];
+    let mut chunks = line.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (lane, two) in lanes.iter_mut().zip(chunk.chunks_exact(2)) {
+            *lane = (*lane ^ pair(two)).wrapping_mul(K).rotate_left(29);
+        }
     }
-    for &p in pairs.remainder() {
-        hash = (hash ^ u64::from(p & 0x00ff_ffff)).wrapping_mul(0x0000_0100_0000_01b3);
+    let mut hash = lanes
+        .iter()
+        .fold(line.len() as u64, |h, lane| (h ^ lane).wrapping_mul(K));
+    for &p in chunks.remainder() {
+        hash = (hash ^ u64::from(p & 0x00ff_ffff)).wrapping_mul(K);
     }
-    hash
+    hash ^ (hash >> 32)
 }
 
 fn same_colours(a: &[u32], b: &[u32]) -> bool {
