@@ -126,7 +126,8 @@ echo "FACT nat_live_target=$(grep -c "<target dev='vnet0'/>" /run/hangar/domains
 echo "FACT nat_tap_on_bridge=$($IP -o link show master hgnat0 | grep -c 'vnet0')"
 sock=/run/hangar/domains/vmn.sock
 n=0
-until grep -q 'HANGAR-L2-PING-' "$WORK/vmn.console" 2>/dev/null; do
+# The whole line: a capture can end in the middle of it.
+until grep -q 'HANGAR-L2-PING-[A-Z]* 198\.51\.100\.2' "$WORK/vmn.console" 2>/dev/null; do
     (sleep 2) | "$HV" ctl --socket "$sock" console 2>/dev/null | tr -d '\r' >"$WORK/vmn.console"
     n=$((n + 1))
     [ $n -gt 180 ] && { echo "TIMEOUT waiting for the guest"; break; }
