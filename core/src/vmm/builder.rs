@@ -41,14 +41,6 @@ pub enum BuildError {
         /// Why.
         source: std::io::Error,
     },
-    /// The kernel is not a bzImage.
-    #[error("kernel {path} is not a bzImage (64-bit Linux boot protocol): {reason}")]
-    NotBzImage {
-        /// The file.
-        path: String,
-        /// What the loader found.
-        reason: String,
-    },
     /// The kernel cannot be loaded.
     #[error(transparent)]
     Kernel(#[from] KernelError),
@@ -95,10 +87,10 @@ pub fn check_boot_files(config: &VmConfig) -> Result<(), BuildError> {
     let mut header = [0u8; 0x206];
     let ok = kernel.seek(SeekFrom::Start(0)).is_ok() && kernel.read_exact(&mut header).is_ok();
     if !ok || &header[0x202..0x206] != b"HdrS" {
-        return Err(BuildError::NotBzImage {
+        return Err(BuildError::Kernel(KernelError::NotBzImage {
             path: config.kernel.display().to_string(),
             reason: "no \"HdrS\" setup header at offset 0x202".into(),
-        });
+        }));
     }
     if let Some(initrd) = &config.initrd {
         open("initrd", initrd)?;

@@ -5,7 +5,7 @@
 use super::gdt::{self, CODE_INDEX, DATA_INDEX, TSS_INDEX};
 use super::layout::*;
 use super::ArchError;
-use kvm_bindings::{kvm_fpu, kvm_msr_entry, kvm_regs, CpuId, Msrs};
+use kvm_bindings::{kvm_fpu, kvm_msr_entry, kvm_regs, kvm_sregs, CpuId, Msrs};
 use kvm_ioctls::VcpuFd;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
@@ -180,9 +180,9 @@ fn write_boot_tables(mem: &GuestMemoryMmap) -> Result<(), ArchError> {
     Ok(())
 }
 
-fn set_sregs(vcpu: &VcpuFd) -> Result<(), ArchError> {
-    let mut sregs = vcpu.get_sregs().map_err(kvm("KVM_GET_SREGS"))?;
-    let table = gdt::boot_gdt();
+/// Points GDTR at `table` (written at `BOOT_GDT_START`), gives the IDT an
+/// empty limit, and loads CS, the data segments and TR from its entries.
+fn load_flat_segments(sregs: &mut kvm_sregs, table: &[u64]) {
     sregs.gdt.base = BOOT_GDT_START;
     sregs.gdt.limit = (table.len() * 8 - 1) as u16;
     sregs.idt.base = BOOT_IDT_START;
@@ -197,6 +197,11 @@ fn set_sregs(vcpu: &VcpuFd) -> Result<(), ArchError> {
     sregs.gs = data;
     sregs.ss = data;
     sregs.tr = tss;
+}
+
+fn set_sregs(vcpu: &VcpuFd) -> Result<(), ArchError> {
+    let mut sregs = vcpu.get_sregs().map_err(kvm("KVM_GET_SREGS"))?;
+    load_flat_segments(&mut sregs, &gdt::boot_gdt());
     sregs.cr0 |= CR0_PE | CR0_ET | CR0_PG;
     sregs.cr3 = PML4_START;
     sregs.cr4 |= CR4_PAE;
@@ -209,21 +214,7 @@ fn set_sregs(vcpu: &VcpuFd) -> Result<(), ArchError> {
 /// [`gdt::pvh_gdt`], protection on, paging, PAE and long mode off.
 fn set_pvh_sregs(vcpu: &VcpuFd) -> Result<(), ArchError> {
     let mut sregs = vcpu.get_sregs().map_err(kvm("KVM_GET_SREGS"))?;
-    let table = gdt::pvh_gdt();
-    sregs.gdt.base = BOOT_GDT_START;
-    sregs.gdt.limit = (table.len() * 8 - 1) as u16;
-    sregs.idt.base = BOOT_IDT_START;
-    sregs.idt.limit = 7;
-    let code = gdt::segment_from_entry(table[CODE_INDEX as usize], CODE_INDEX);
-    let data = gdt::segment_from_entry(table[DATA_INDEX as usize], DATA_INDEX);
-    let tss = gdt::segment_from_entry(table[TSS_INDEX as usize], TSS_INDEX);
-    sregs.cs = code;
-    sregs.ds = data;
-    sregs.es = data;
-    sregs.fs = data;
-    sregs.gs = data;
-    sregs.ss = data;
-    sregs.tr = tss;
+    load_flat_segments(&mut sregs, &gdt::pvh_gdt());
     sregs.cr0 = (sregs.cr0 | CR0_PE | CR0_ET) & !CR0_PG;
     sregs.cr3 = 0;
     sregs.cr4 &= !CR4_PAE;
