@@ -17,7 +17,7 @@ use linux_loader::loader::{bzimage::BzImage, KernelLoader};
 use std::io::Cursor;
 use std::path::Path;
 use std::time::Instant;
-use vm_memory::{GuestAddress, GuestMemoryMmap};
+use vm_memory::{Address, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
 
 /// Errors loading the kernel.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +45,20 @@ pub enum KernelError {
         path: String,
         /// What is wrong with it.
         source: KernelImageError,
+    },
+    /// The bzImage unpacks itself past the end of the guest's memory.
+    #[error(
+        "guest memory ({have_mib} MiB) is too small for kernel {path}: it unpacks itself into {need_mib} MiB (from {start:#x} on)"
+    )]
+    TooLittleMemory {
+        /// The file.
+        path: String,
+        /// Guest memory, MiB.
+        have_mib: u64,
+        /// Memory the kernel needs up to the end of its unpacked image, MiB.
+        need_mib: u64,
+        /// Where the kernel unpacks itself.
+        start: u64,
     },
     /// The decompressed vmlinux does not fit the guest's memory.
     #[error("kernel {path}: cannot load its decompressed vmlinux: {reason}")]
@@ -252,9 +266,11 @@ fn load_bzimage(
     let header = loaded
         .setup_header
         .ok_or_else(|| not_bzimage("no setup header".into()))?;
+    let mem_end = memory.last_addr().raw_value() + 1;
+    let unpacked_end = unpack_room(&header, loaded.kernel_load.0, mem_end, name)?;
     Ok(LoadedKernel {
         header,
-        kernel_end: loaded.kernel_end,
+        kernel_end: loaded.kernel_end.max(unpacked_end),
         // The 64-bit entry point is 0x200 past the protected-mode kernel.
         entry: KernelEntry::Linux64 {
             entry: loaded.kernel_load.0 + 0x200,
@@ -311,5 +327,74 @@ mod tests {
         let err = load_kernel(&memory(), &text, true).expect_err("not a kernel");
         assert!(err.to_string().contains("is not a bzImage"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// The end of the memory a bzImage loaded at `kernel_load` uses while it
+/// unpacks itself: `init_size` bytes from where it runs, its preferred
+/// address or its load address if higher (boot protocol 2.10). The initrd
+/// must stay above it, and guest memory (ending at `mem_end`) must hold it:
+/// otherwise the kernel overwrites its initrd or runs off the end of memory
+/// and the guest dies before its first line.
+fn unpack_room(
+    header: &setup_header,
+    kernel_load: u64,
+    mem_end: u64,
+    name: &str,
+) -> Result<u64, KernelError> {
+    let start = header.pref_address.max(kernel_load);
+    let end = start + u64::from(header.init_size);
+    if end > mem_end {
+        let mib = |b: u64| b.div_ceil(1 << 20);
+        return Err(KernelError::TooLittleMemory {
+            path: name.to_string(),
+            have_mib: mib(mem_end),
+            need_mib: mib(end),
+            start,
+        });
+    }
+    Ok(end)
+}
+
+#[cfg(test)]
+mod unpack_tests {
+    use super::*;
+
+    fn header(pref_address: u64, init_size: u32) -> setup_header {
+        setup_header {
+            pref_address,
+            init_size,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_initrd_goes_above_the_unpacked_kernel() {
+        // Debian 6.1: runs at 16 MiB, unpacks over 63.6 MiB.
+        let h = header(0x100_0000, 0x3f9_8000);
+        assert_eq!(
+            unpack_room(&h, 0x10_0000, 256 << 20, "k").expect("fits"),
+            0x4f9_8000
+        );
+        // A kernel loaded above its preferred address runs where it is.
+        assert_eq!(
+            unpack_room(&h, 0x200_0000, 256 << 20, "k").expect("fits"),
+            0x5f9_8000
+        );
+        // Old kernels give no init_size: nothing more than their image.
+        assert_eq!(
+            unpack_room(&header(0, 0), 0x10_0000, 16 << 20, "k").expect("fits"),
+            0x10_0000
+        );
+    }
+
+    #[test]
+    fn too_little_memory_names_the_sizes() {
+        let h = header(0x100_0000, 0x3f9_8000);
+        let e = unpack_room(&h, 0x10_0000, 64 << 20, "/k/vmlinuz").expect_err("too small");
+        assert_eq!(
+            e.to_string(),
+            "guest memory (64 MiB) is too small for kernel /k/vmlinuz: it unpacks itself into 80 MiB (from 0x1000000 on)"
+        );
     }
 }
