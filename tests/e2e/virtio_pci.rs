@@ -17,7 +17,17 @@ wait_for "$WORK/vrng.log" HANGAR-L2-READY 240 || { show vrng; exit 1; }
 check='for d in /sys/bus/pci/devices/*; do echo "PCIDEV $(basename $d) $(cat $d/vendor) $(cat $d/device) $(basename $(readlink $d/driver) 2>/dev/null)"; done; echo "RNGCUR $(cat /sys/class/misc/hw_random/rng_current)"; echo "RNGAVAIL $(cat /sys/class/misc/hw_random/rng_available)"; rm -f /tmp/r; dd if=/dev/hwrng of=/tmp/r bs=4096 count=1 2>/dev/null; echo "RNGBYTES $(wc -c </tmp/r)"; echo "RNGDISTINCT $(od -An -v -tx1 /tmp/r | tr -s " " "\n" | grep . | sort -u | wc -l)"; grep virtio /proc/interrupts | tr -s " " | sed "s/^/IRQLINE /"'
 guest_run vrng 90 "$check" || { show vrng; exit 1; }
 vmm_pid=$(for p in /proc/[0-9]*; do grep -qs vrng.xml "$p/cmdline" && echo "${p#/proc/}"; done | head -1)
-threads1=$(ls "/proc/$vmm_pid/task" | wc -l)
+# Counted once the console client that typed the commands has gone: its
+# threads in the VMM end a moment after it disconnects.
+settled_threads() {
+    _n=0
+    while cat /proc/$1/task/*/comm 2>/dev/null | grep -q -e control-client -e console-out && [ $_n -lt 100 ]; do
+        sleep 0.1; _n=$((_n+1))
+    done
+    echo "THREADS $(cat /proc/$1/task/*/comm 2>/dev/null | tr '\n' ' ')" >&2
+    ls "/proc/$1/task" | wc -l
+}
+threads1=$(settled_threads "$vmm_pid")
 fds1=$(ls "/proc/$vmm_pid/fd" | wc -l)
 tr -d '\r' <"$WORK/vrng.log" >"$WORK/vrng.1"
 echo "FACT vr_pci_rng=$(grep -c '^PCIDEV .* 0x1af4 0x1044 virtio-pci' "$WORK/vrng.1")"
@@ -36,8 +46,7 @@ ctl vrng reboot
 n=0
 while [ "$(count_lines "$WORK/vrng.log" HANGAR-L2-READY)" -lt 2 ] && [ $n -lt 2400 ]; do sleep 0.1; n=$((n+1)); done
 guest_run vrng 90 'rm -f /tmp/r; dd if=/dev/hwrng of=/tmp/r bs=4096 count=1 2>/dev/null; echo "RNGAGAIN $(wc -c </tmp/r)"' || { show vrng; exit 1; }
-sleep 1
-threads2=$(ls "/proc/$vmm_pid/task" | wc -l)
+threads2=$(settled_threads "$vmm_pid")
 fds2=$(ls "/proc/$vmm_pid/fd" | wc -l)
 echo "FACT vr_after_reboot=$(tr -d '\r' <"$WORK/vrng.log" | sed -n 's/^RNGAGAIN \([0-9]*\)$/\1/p' | head -1)"
 echo "FACT vr_threads=$threads1,$threads2"

@@ -8,8 +8,8 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// What the server needs from the machine.
 pub trait ControlHandler: Send + Sync + 'static {
@@ -53,9 +53,56 @@ pub enum ServerError {
     },
 }
 
+/// How long the server, when dropped, waits for the answers to lifecycle
+/// requests already carried out to reach their clients.
+const REPLY_FLUSH_WAIT: Duration = Duration::from_secs(2);
+
+/// Lifecycle requests whose answer is not yet written. A request that ends
+/// the VM (save, destroy) is answered from a client thread just as the VMM
+/// returns from its run: without this count, the process could exit before
+/// the answer leaves, and the client would see the connection close instead.
+#[derive(Default)]
+struct PendingReplies {
+    count: Mutex<usize>,
+    written: Condvar,
+}
+
+impl PendingReplies {
+    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
+        self.count.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn begin(&self) {
+        *self.lock() += 1;
+    }
+
+    fn end(&self) {
+        let mut count = self.lock();
+        *count = count.saturating_sub(1);
+        self.written.notify_all();
+    }
+
+    /// Waits until every answer is written, or `limit` has passed.
+    fn wait(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let mut count = self.lock();
+        while *count > 0 {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return;
+            };
+            count = self
+                .written
+                .wait_timeout(count, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
 /// A bound control socket; the file is removed when this is dropped.
 pub struct ControlServer {
     path: PathBuf,
+    pending: Arc<PendingReplies>,
     listener: Option<UnixListener>,
 }
 
@@ -80,6 +127,7 @@ impl ControlServer {
         let listener = UnixListener::bind(path).map_err(io)?;
         let server = ControlServer {
             path: path.to_path_buf(),
+            pending: Arc::default(),
             listener: Some(listener),
         };
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
@@ -96,14 +144,16 @@ impl ControlServer {
         let Some(listener) = self.listener.take() else {
             return Ok(());
         };
+        let pending = Arc::clone(&self.pending);
         std::thread::Builder::new()
             .name("control".into())
             .spawn(move || {
                 for stream in listener.incoming().flatten() {
                     let handler = Arc::clone(&handler);
+                    let pending = Arc::clone(&pending);
                     let _ = std::thread::Builder::new()
                         .name("control-client".into())
-                        .spawn(move || serve_client(stream, handler));
+                        .spawn(move || serve_client(stream, handler, &pending));
                 }
             })
             .map_err(|source| ServerError::Io {
@@ -116,11 +166,16 @@ impl ControlServer {
 
 impl Drop for ControlServer {
     fn drop(&mut self) {
+        self.pending.wait(REPLY_FLUSH_WAIT);
         let _ = std::fs::remove_file(&self.path);
     }
 }
 
-fn serve_client(mut stream: UnixStream, handler: Arc<dyn ControlHandler>) {
+fn serve_client(
+    mut stream: UnixStream,
+    handler: Arc<dyn ControlHandler>,
+    pending: &PendingReplies,
+) {
     let request: Request = match read_message(&mut stream) {
         Ok(r) => r,
         Err(e) => {
@@ -168,11 +223,13 @@ fn serve_client(mut stream: UnixStream, handler: Arc<dyn ControlHandler>) {
             let _ = write_message(&mut stream, &reply);
         }
         other => {
+            pending.begin();
             let reply = match handler.command(other) {
                 Ok(()) => Reply::Ok,
                 Err(e) => Reply::Error(e),
             };
             let _ = write_message(&mut stream, &reply);
+            pending.end();
         }
     }
 }
@@ -240,6 +297,30 @@ mod tests {
             Err(ServerError::NotASocket(_))
         ));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn answers_in_flight_are_awaited_and_a_stuck_one_is_given_up_on() {
+        let pending = Arc::new(PendingReplies::default());
+        pending.begin();
+        let writer = {
+            let pending = Arc::clone(&pending);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                pending.end();
+            })
+        };
+        pending.wait(Duration::from_secs(30));
+        assert_eq!(
+            *pending.lock(),
+            0,
+            "the answer was written before wait returned"
+        );
+        writer.join().expect("writer");
+        // An answer that never comes does not keep the VMM alive.
+        pending.begin();
+        pending.wait(Duration::from_millis(20));
+        assert_eq!(*pending.lock(), 1);
     }
 
     struct Fake {
