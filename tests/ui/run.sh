@@ -52,6 +52,14 @@ exec xvfb-run -a -n $((100 + $$ % 800)) -s "-screen 0 1280x900x24" \
 		/usr/libexec/at-spi-bus-launcher --launch-immediately &
 		launcher=$!
 		sleep 1
+		# The first app once failed to open the display right after the
+		# server came up: wait until its socket is there.
+		d=${DISPLAY#:}
+		n=0
+		while [ ! -S "/tmp/.X11-unix/X${d%%.*}" ] && [ $n -lt 100 ]; do
+			sleep 0.1
+			n=$((n + 1))
+		done
 		status=0
 		for test in "$@"; do
 			echo "== $test"
