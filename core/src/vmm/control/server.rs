@@ -7,7 +7,8 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Receiver;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,9 @@ pub enum ServerError {
         source: std::io::Error,
     },
 }
+
+/// How often a console's output thread checks whether its client has gone.
+const CONSOLE_GONE_POLL: Duration = Duration::from_millis(200);
 
 /// How long the server, when dropped, waits for the answers to lifecycle
 /// requests already carried out to reach their clients.
@@ -245,15 +249,25 @@ fn console_session(
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
+    // Set when the client has gone: without it the output thread would
+    // only notice at its next failed write, which waits for guest output.
+    let gone = Arc::new(AtomicBool::new(false));
+    let gone_seen = Arc::clone(&gone);
     let _ = std::thread::Builder::new()
         .name("console-out".into())
         .spawn(move || {
             if writer.write_all(&history).is_err() {
                 return;
             }
-            for chunk in output {
-                if writer.write_all(&chunk).is_err() {
-                    break;
+            loop {
+                match output.recv_timeout(CONSOLE_GONE_POLL) {
+                    Ok(chunk) => {
+                        if writer.write_all(&chunk).is_err() {
+                            break;
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) if !gone_seen.load(Ordering::Acquire) => {}
+                    Err(_) => break,
                 }
             }
         });
@@ -265,6 +279,7 @@ fn console_session(
             Ok(n) => hub.input(&buf[..n]),
         }
     }
+    gone.store(true, Ordering::Release);
     let _ = reader.shutdown(std::net::Shutdown::Both);
 }
 
