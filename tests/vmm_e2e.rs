@@ -25,6 +25,9 @@ mod virtio_pci;
 mod vnc;
 #[path = "e2e/vnc_console.rs"]
 mod vnc_console;
+/// VNC client helpers shared by the display, console and input scenarios.
+#[path = "vnc_tools.rs"]
+mod vnc_tools;
 
 use sandbox::{Options, Report, Sandbox, Scenario, ScenarioOutput};
 use std::path::Path;

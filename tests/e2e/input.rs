@@ -7,8 +7,7 @@
 use crate::sandbox::{Forwards, HostAction, Scenario};
 use crate::{fact, scenario};
 
-#[path = "../vnc_tools.rs"]
-mod vnc_tools;
+use crate::vnc_tools;
 
 /// The framebuffer the scenario's VM has.
 const SCREEN: (u32, u32) = (1024, 768);

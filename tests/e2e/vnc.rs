@@ -6,8 +6,7 @@
 use crate::sandbox::{Forwards, HostAction, Scenario};
 use crate::{fact, scenario};
 
-#[path = "../vnc_tools.rs"]
-mod vnc_tools;
+use crate::vnc_tools;
 
 /// The scenarios of this file.
 pub fn scenarios() -> Vec<Scenario> {

@@ -10,8 +10,7 @@ use crate::{fact, scenario};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[path = "../vnc_tools.rs"]
-mod vnc_tools;
+use crate::vnc_tools;
 
 /// What the console types; the `vnc` scenario looks for its output.
 const TYPED: &str = "echo gtk typed ok";
